@@ -70,7 +70,9 @@ class _Fields:
         if value is default:
             return value
         for i, item in enumerate(value):
-            if not isinstance(item, str | int) or isinstance(item, bool):
+            if isinstance(item, bool):
+                raise self.error(f"{name}[{i}]", f"expected a string, got {item!r} (quote it: YAML reads yes/no/on/off as booleans)")
+            if not isinstance(item, str | int):
                 raise self.error(f"{name}[{i}]", f"expected a string, got {item!r}")
         return tuple(str(v) for v in value)
 

@@ -1,0 +1,55 @@
+"""Encoders with the head a task kind needs, from a hub id, a local folder or e5-small.
+
+Checkpoints are plain Hugging Face folders, so ``--model CKPT`` takes back anything
+harness (or transformers) saved.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.specs import ModelSpec
+
+
+def model_location(spec: ModelSpec) -> str:
+    """The path or hub id ``from_pretrained`` should read (builds e5-small on first use)."""
+    if spec.source == "e5_small":
+        from harness.models.e5_small import e5_small_path
+
+        return str(e5_small_path())
+    if spec.source == "local" and not Path(spec.path).is_dir():
+        raise ConfigError(f"model {spec.name}: checkpoint folder {spec.path} does not exist")
+    return spec.path
+
+
+def load_tokenizer(spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    location = model_location(spec)
+    try:
+        return AutoTokenizer.from_pretrained(location, revision=spec.revision)
+    except OSError as err:
+        raise ConfigError(f"model {spec.name}: cannot load its tokenizer from {location}: {err}") from None
+
+
+def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
+    """The encoder plus a freshly initialised ``auto_class`` head (sized by ``head``)."""
+    import transformers
+    from transformers.utils import logging as hf_logging
+
+    location = model_location(spec)
+    cls = getattr(transformers, auto_class)
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the load report says "head newly initialised": that is the point
+    hf_logging.disable_progress_bar()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cls.from_pretrained(location, revision=spec.revision, **head)
+    except OSError as err:
+        raise ConfigError(f"model {spec.name}: cannot load weights from {location}: {err}") from None
+    finally:
+        hf_logging.set_verbosity(level)

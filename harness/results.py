@@ -1,0 +1,116 @@
+"""The run folder: resolved config, results.json and per-example predictions.
+
+Everything is written atomically (temp file + rename), after each task, so an
+interrupted run loses at most the task in flight; a rerun with the same settings picks
+up the finished tasks instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+
+SCHEMA_VERSION = 1
+PACKAGES = ("harness", "torch", "transformers", "datasets", "peft", "accelerate", "faiss-cpu", "seqeval", "numpy")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
+    write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+
+
+def environment() -> dict[str, Any]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": versions,
+        "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def config_hash(config: Any) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+class RunStore:
+    """One run folder. Task blocks are keyed by the hash of the settings they depend on."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.results_path = root / "results.json"
+        self.data: dict[str, Any] = {}
+        if self.results_path.exists():
+            try:
+                self.data = json.loads(self.results_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{self.results_path}: not valid JSON ({err}); move it away to start afresh") from None
+
+    def start(self, config: dict[str, Any]) -> None:
+        self.data.setdefault("schema_version", SCHEMA_VERSION)
+        self.data.setdefault("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        self.data["config"] = config
+        self.data["environment"] = environment()
+        self.data.setdefault("results", {})
+        self.save()
+
+    def finished(self, task: str, task_hash: str) -> dict[str, Any] | None:
+        block = self.data.get("results", {}).get(task)
+        if block and block.get("config_hash") == task_hash:
+            return block
+        return None
+
+    def put(self, task: str, block: dict[str, Any]) -> None:
+        self.data.setdefault("results", {})[task] = block
+        self.save()
+
+    def put_predictions(self, task: str, lang: str, split: str, rows: list[Any]) -> None:
+        write_jsonl(self.root / "predictions" / task / f"{split}-{lang}.jsonl", rows)
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields)
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.results_path, self.data)

@@ -1,0 +1,58 @@
+"""The settings of one evaluation, resolved from registry defaults and command-line overrides."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
+
+# what a trained target uses when neither the registry nor the command line says
+FALLBACK = {
+    "lr": 2e-5,
+    "epochs": 3.0,
+    "batch_size": 32,
+    "grad_accum": 1,
+    "max_length": 128,
+    "warmup": 0.1,
+    "weight_decay": 0.01,
+    "doc_stride": 128,
+    "max_answer_length": 30,
+    "eval_batch_size": 64,
+}
+
+
+@dataclass
+class EvalOptions:
+    model: ModelSpec
+    output: Path
+    data_dir: Path | None = None
+    languages: tuple[str, ...] = ()  # empty: every language of each target
+    seed: int = 1
+    overrides: dict[str, Any] = field(default_factory=dict)  # hyperparameters from the CLI
+    limit: int | None = None  # at most this many eval (and dev) examples per language
+    train_limit: int | None = None
+    train_split: str | None = None  # None: the task's own (registry) choice
+    dev_split: str | None = None
+    eval_split: str | None = None
+    dev_holdout: int = 500  # held-out examples when training and dev share a split
+    precision: str = "no"
+    freeze_embeddings: bool = False
+    eval_every: int = 0
+    save_model: bool = False
+
+    def hyperparameters(self, task: TaskSpec) -> dict[str, Any]:
+        merged = FALLBACK | task.defaults | {k: v for k, v in self.overrides.items() if v is not None}
+        return {k: HYPERPARAMETERS[k](v) for k, v in merged.items()}
+
+    def split(self, task: TaskSpec, role: str) -> str:
+        chosen = {"train": self.train_split, "dev": self.dev_split, "eval": self.eval_split}[role]
+        return chosen or task.splits[role]
+
+    def describe(self) -> dict[str, Any]:
+        described = asdict(self)
+        described["model"] = asdict(self.model)
+        described["output"] = str(self.output)
+        described["data_dir"] = str(self.data_dir) if self.data_dir else None
+        return described

@@ -1,0 +1,20 @@
+"""Task kinds, each implemented once and looked up by the registry's ``kind`` field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from harness.specs import TaskSpec
+from harness.tasks.base import TaskKind
+from harness.tasks.pair_classification import PairClassification
+
+KINDS: dict[str, type[TaskKind]] = {
+    PairClassification.name: PairClassification,
+}
+
+
+def task_kind(task: TaskSpec, train_examples: Sequence[Any] = ()) -> TaskKind:
+    """The kind implementation for ``task``, its head sized for the label set."""
+    cls = KINDS[task.kind]
+    return cls(task, cls.label_set(task, train_examples))

@@ -1,0 +1,102 @@
+"""What a task kind is: features in, model head, decoding, metric.
+
+Each kind (pair classification, tagging, extractive QA, multiple choice) is one
+subclass, shared by intermediate tasks and XTREME targets alike; the training and
+prediction engines only ever see ``Feature`` dicts and call these hooks, so there is
+no per-kind branching anywhere else.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from harness.specs import TaskSpec
+
+Feature = dict[str, Any]  # token ids and friends for one model input, unpadded
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """Everything tokenisation depends on; part of the cache key and of the results."""
+
+    max_length: int
+    prefix: str = ""  # e.g. e5's "query: ", prepended to the first text of each input
+    doc_stride: int = 128
+
+
+class TaskKind(ABC):
+    name: ClassVar[str]
+    auto_class: ClassVar[str]  # the transformers AutoModelFor* class that carries the head
+    # keys that collate pads with the pad id (other int keys pad with IGNORE_INDEX or 0)
+    sequence_keys: ClassVar[tuple[str, ...]] = ("input_ids", "attention_mask", "token_type_ids")
+
+    primary_metric: ClassVar[str] = "accuracy"
+
+    def __init__(self, task: TaskSpec, labels: Sequence[str] = ()):
+        self.task = task
+        self.labels = tuple(labels or task.labels)
+        self.label_index = {label: i for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def label_set(cls, task: TaskSpec, train_examples: Sequence[Any]) -> tuple[str, ...]:
+        """The label set the head is sized for; the registry's unless a kind learns it from data."""
+        return task.labels
+
+    def primary(self, metrics: dict[str, float]) -> float:
+        """The one number per language that the task score averages."""
+        return metrics[self.primary_metric]
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``from_pretrained`` that size the head."""
+        if not self.labels:
+            return {}
+        return {
+            "num_labels": len(self.labels),
+            "id2label": dict(enumerate(self.labels)),
+            "label2id": dict(self.label_index),
+        }
+
+    @abstractmethod
+    def encode(self, examples: Sequence[Any], tokenizer: Any, settings: EncodeSettings) -> list[Feature]:
+        """Tokenise examples; every feature carries ``example_index`` and, with gold, ``labels``."""
+
+    def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        """Pad a batch to its own longest input (never to a fixed maximum)."""
+        width = max(len(f["input_ids"]) for f in features)
+        batch: dict[str, torch.Tensor] = {}
+        for key in self.sequence_keys:
+            if key not in features[0]:
+                continue
+            fill = pad_id if key == "input_ids" else 0
+            batch[key] = torch.tensor([f[key] + [fill] * (width - len(f[key])) for f in features])
+        if "labels" in features[0]:
+            batch["labels"] = self.collate_labels([f["labels"] for f in features], width)
+        return batch
+
+    def collate_labels(self, labels: list[Any], width: int) -> torch.Tensor:
+        return torch.tensor(labels)
+
+    def split_outputs(self, outputs: Any, batch: dict[str, torch.Tensor]) -> list[Any]:
+        """Per-feature numpy outputs of one batch, trimmed to each feature's real length."""
+        return list(outputs.logits.float().cpu().numpy())
+
+    @abstractmethod
+    def decode(self, outputs: Sequence[Any], features: Sequence[Feature], examples: Sequence[Any]) -> list[Any]:
+        """One prediction per example, from the per-feature outputs."""
+
+    @abstractmethod
+    def score(self, predictions: Sequence[Any], examples: Sequence[Any]) -> dict[str, float]:
+        """Metrics (percentages) of predictions against the examples' gold."""
+
+    def has_gold(self, examples: Sequence[Any]) -> bool:
+        return all(getattr(e, "label", None) is not None for e in examples)
+
+    def serialise(self, prediction: Any) -> Any:
+        """A JSON-able form of one prediction, for the stored per-example predictions."""
+        return prediction

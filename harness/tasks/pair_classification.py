@@ -1,0 +1,42 @@
+"""Sentence-pair classification: XNLI, PAWS-X, MNLI, QQP, PAWS, ANLI+."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from harness.data.examples import PairExample
+from harness.metrics.classification import accuracy
+from harness.tasks.base import EncodeSettings, Feature, TaskKind
+
+
+class PairClassification(TaskKind):
+    name = "pair_classification"
+    auto_class = "AutoModelForSequenceClassification"
+
+    def encode(self, examples: Sequence[PairExample], tokenizer: Any, settings: EncodeSettings) -> list[Feature]:
+        encoded = tokenizer(
+            [settings.prefix + e.text_a for e in examples],
+            [e.text_b for e in examples],
+            truncation="longest_first",
+            max_length=settings.max_length,
+        )
+        features = []
+        for i, example in enumerate(examples):
+            feature: Feature = {key: encoded[key][i] for key in encoded}
+            feature["example_index"] = i
+            if example.label is not None:
+                feature["labels"] = self.label_index[example.label]
+            features.append(feature)
+        return features
+
+    def decode(self, outputs: Sequence[np.ndarray], features: Sequence[Feature], examples: Sequence[PairExample]) -> list[str]:
+        predictions: list[str] = [""] * len(examples)
+        for logits, feature in zip(outputs, features, strict=True):
+            predictions[feature["example_index"]] = self.labels[int(np.argmax(logits))]
+        return predictions
+
+    def score(self, predictions: Sequence[str], examples: Sequence[PairExample]) -> dict[str, float]:
+        return {"accuracy": accuracy(predictions, [e.label for e in examples])}

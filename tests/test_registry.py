@@ -1,0 +1,141 @@
+"""The built-in registry, user overrides, and the errors a bad registry file gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError, RegistryError
+from harness.registry import load_registry, validate_files
+
+XTREME_LANGUAGES = {
+    "xnli": "ar bg de el en es fr hi ru sw th tr ur vi zh",
+    "pawsx": "de en es fr ja ko zh",
+    "udpos": "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko mr nl pt ru ta te th tl tr ur vi yo zh",
+    "panx": "ar he vi id jv ms tl eu ml ta te af nl en de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw yo my "
+    "zh kk tr et fi hu",
+    "xquad": "en es de el ru tr ar vi th zh hi",
+    "mlqa": "en es de ar hi vi zh",
+    "tydiqa": "en ar bn fi id ko ru sw te",
+    "bucc2018": "de fr ru zh",
+    "tatoeba": "ar he vi id jv tl eu ml ta te af nl de el bn hi mr ur fa fr it pt es bg ru ja ka ko th sw zh kk tr "
+    "et fi hu",
+}
+
+
+def write(tmp_path: Path, text: str, name: str = "user.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_builtin_registry_has_the_nine_targets_with_xtreme_languages() -> None:
+    registry = load_registry()
+    assert registry.suites["xtreme"] == tuple(XTREME_LANGUAGES)
+    for name, languages in XTREME_LANGUAGES.items():
+        assert set(registry.targets[name].languages) == set(languages.split()), name
+        assert len(registry.targets[name].languages) == len(languages.split()), name
+    groups = {t.name: t.group for t in registry.targets.values()}
+    assert groups["udpos"] == "structured_prediction" and groups["tatoeba"] == "retrieval"
+
+
+def test_builtin_registry_has_intermediates_and_models() -> None:
+    registry = load_registry()
+    assert set(registry.intermediates) == {
+        "anli_plus", "mnli", "qqp", "paws", "squad", "hellaswag", "commonsenseqa", "cosmosqa", "ccg",
+    }
+    assert len(registry.intermediates["anli_plus"].data["train"].pool) >= 4
+    assert registry.intermediates["ccg"].data["train"].hub is None  # licensed: local path only
+    for model in ("xlm-roberta-base", "xlm-roberta-large", "bert-base-multilingual-cased", "e5-small"):
+        assert model in registry.models
+    assert registry.models["e5-small"].input_prefix == "query: "
+
+
+def test_user_file_adds_a_language_and_a_target_with_yaml_only(tmp_path: Path) -> None:
+    user = write(
+        tmp_path,
+        """
+targets:
+  pawsx:
+    languages: [de, en, es, fr, ja, ko, zh, xx]
+  mypairs:
+    kind: pair_classification
+    labels: ["yes", "no"]
+    languages: [en, de]
+    metric: accuracy
+    data:
+      train: {local: {format: pair_tsv, path: "mine/train-{lang}.tsv"}}
+      dev: {local: {format: pair_tsv, path: "mine/dev-{lang}.tsv"}}
+      test: {local: {format: pair_tsv, path: "mine/test-{lang}.tsv"}}
+suites:
+  mine: [mypairs, pawsx]
+""",
+    )
+    registry = load_registry([user])
+    assert "xx" in registry.targets["pawsx"].languages
+    # the override touched one field: the rest of the built-in entry is kept
+    assert registry.targets["pawsx"].labels == ("0", "1")
+    assert registry.targets["pawsx"].data["dev"].local.path == "pawsx/dev-{lang}.tsv"
+    assert [t.name for t in registry.expand("mine")] == ["mypairs", "pawsx"]
+
+
+def test_environment_variable_adds_registry_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    user = write(tmp_path, "models:\n  mine: {source: local, path: /nowhere}\n")
+    monkeypatch.setenv("HARNESS_REGISTRY", str(user))
+    assert "mine" in load_registry().models
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "expected"),
+    [
+        ("targets:\n  xnli:\n    kind: regression\n", "targets.xnli.kind", "expected one of"),
+        ("targets:\n  xnli:\n    languges: [en]\n", "targets.xnli.languges", "unknown field"),
+        ("targets:\n  xnli:\n    defaults: {lr: fast}\n", "targets.xnli.defaults.lr", "expected float"),
+        ("targets:\n  xnli:\n    defaults: {learning_rate: 1}\n", "targets.xnli.defaults.learning_rate", "unknown setting"),
+        ("targets:\n  new:\n    kind: tagging\n", "targets.new.data", "required field is missing"),
+        ("models:\n  m: {source: hub}\n", "models.m.path", "required field is missing"),
+        ("suites:\n  s: [xnli, nope]\n", "suites.s[1]", "unknown task 'nope'"),
+        ("targets:\n  xnli:\n    data: {dev: {local: {format: parquet, path: x}}}\n", "targets.xnli.data.dev.local.format", "expected one of"),
+        ("targets:\n  xnli:\n    train_language: xx\n", "targets.xnli.train_language", "not one of the task's languages"),
+        ("targets:\n  xnli:\n    labels: [yes, no]\n", "targets.xnli.labels[0]", "quote it"),
+        ("widgets: {}\n", "widgets", "unknown section"),
+        ("targets: [xnli]\n", "targets", "expected a mapping"),
+        ("targets:\n  xnli: {kind: [\n", "line", "invalid YAML"),
+    ],
+)
+def test_invalid_registry_names_file_entry_and_field(tmp_path: Path, text: str, where: str, expected: str) -> None:
+    user = write(tmp_path, text)
+    with pytest.raises(RegistryError) as info:
+        load_registry([user])
+    assert info.value.source == str(user)
+    assert info.value.where.startswith(where)
+    assert expected in info.value.message
+    assert validate_files([user]) == [str(info.value)]
+
+
+def test_valid_user_file_passes_validation(tmp_path: Path) -> None:
+    assert validate_files([write(tmp_path, "targets:\n  xnli:\n    defaults: {epochs: 1}\n")]) == []
+
+
+def test_missing_registry_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="registry file not found"):
+        load_registry([tmp_path / "absent.yaml"])
+
+
+def test_unknown_names_get_suggestions() -> None:
+    registry = load_registry()
+    with pytest.raises(ConfigError, match="did you mean xnli"):
+        registry.expand("xnlj")
+    with pytest.raises(ConfigError, match="unknown model 'xlm-roberta-bass'.*did you mean xlm-roberta-base"):
+        registry.model("xlm-roberta-bass")
+
+
+def test_model_resolution(tmp_path: Path) -> None:
+    registry = load_registry()
+    assert registry.model("org/name").source == "hub"
+    (tmp_path / "ckpt").mkdir()
+    with pytest.raises(ConfigError, match="no config.json"):
+        registry.model(str(tmp_path / "ckpt"))
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    assert registry.model(str(tmp_path / "ckpt")).source == "local"
