@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 WORDS = {
-    "en": "the cat dog sat on mat a house is big small red blue run walks talks quickly river city".split(),
+    "en": "the cat dog sat on mat a house is big small red blue run walks talks quickly river city query: , . ?".split(),
     "de": "der die das Katze Hund sitzt auf Matte ein Haus ist groß klein rot blau läuft Stadt Fluss".split(),
     "fr": "le la les chat chien assis sur tapis une maison est grand petit rouge bleu court ville".split(),
     "ru": "кошка собака сидит на коврике дом большой маленький красный синий город река".split(),

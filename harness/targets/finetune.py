@@ -107,7 +107,7 @@ class TrainedTarget:
 
         def dev_score(m: Any) -> float:
             outputs = predict_outputs(m, kind, dev_features, pad_id, hp["eval_batch_size"], _device(m))
-            return kind.primary(kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples))
+            return kind.primary(kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples, task.train_language))
 
         self.log(f"{task.name}: training on {len(train_examples)} English examples ({self.splits['train']} split)")
         settings = TrainSettings(
@@ -146,7 +146,7 @@ class TrainedTarget:
             store_predictions(lang, [kind.serialise(p) for p in predictions])
             evaluated[lang] = _describe(data, self.splits["eval"], lang, len(examples))
             if kind.has_gold(examples):
-                languages[lang] = kind.score(predictions, examples) | {"examples": len(examples)}
+                languages[lang] = kind.score(predictions, examples, lang) | {"examples": len(examples)}
             else:
                 gaps.append(f"{lang}: no gold labels in the {self.splits['eval']} split: predictions saved, no score")
                 self.log(f"{task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")

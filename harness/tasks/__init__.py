@@ -8,9 +8,11 @@ from typing import Any
 from harness.specs import TaskSpec
 from harness.tasks.base import TaskKind
 from harness.tasks.pair_classification import PairClassification
+from harness.tasks.tagging import Tagging
 
 KINDS: dict[str, type[TaskKind]] = {
     PairClassification.name: PairClassification,
+    Tagging.name: Tagging,
 }
 
 

@@ -91,8 +91,9 @@ class TaskKind(ABC):
         """One prediction per example, from the per-feature outputs."""
 
     @abstractmethod
-    def score(self, predictions: Sequence[Any], examples: Sequence[Any]) -> dict[str, float]:
-        """Metrics (percentages) of predictions against the examples' gold."""
+    def score(self, predictions: Sequence[Any], examples: Sequence[Any], lang: str) -> dict[str, float]:
+        """Metrics (percentages) of predictions against the examples' gold (``lang`` for
+        language-aware metrics such as MLQA's)."""
 
     def has_gold(self, examples: Sequence[Any]) -> bool:
         return all(getattr(e, "label", None) is not None for e in examples)

@@ -38,5 +38,5 @@ class PairClassification(TaskKind):
             predictions[feature["example_index"]] = self.labels[int(np.argmax(logits))]
         return predictions
 
-    def score(self, predictions: Sequence[str], examples: Sequence[PairExample]) -> dict[str, float]:
+    def score(self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str) -> dict[str, float]:
         return {"accuracy": accuracy(predictions, [e.label for e in examples])}

@@ -1,0 +1,153 @@
+"""Pair classification and tagging kinds, and the training/prediction engines, on the tiny model."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness.data.examples import PairExample, TaggedSentence
+from harness.engine.batching import length_sorted_batches, training_batches
+from harness.engine.predict import predict_outputs
+from harness.engine.train import TrainSettings, train
+from harness.models.encoder import load_model, load_tokenizer
+from harness.registry import load_registry
+from harness.specs import ModelSpec
+from harness.tasks import task_kind
+from harness.tasks.base import IGNORE_INDEX, EncodeSettings
+from harness.tasks.tagging import _windows
+
+
+@pytest.fixture(scope="module")
+def spec(tiny_model: Path) -> ModelSpec:
+    return ModelSpec(name="tiny", source="local", path=str(tiny_model))
+
+
+def test_length_sorted_batches_cover_everything_once() -> None:
+    lengths = [5, 1, 9, 3, 7, 2, 8]
+    batches = length_sorted_batches(lengths, 3)
+    assert sorted(i for b in batches for i in b) == list(range(7))
+    assert [lengths[i] for i in batches[0]] == [9, 8, 7]
+
+
+def test_training_batches_are_a_shuffled_partition_grouped_by_length() -> None:
+    lengths = [random.Random(i).randint(1, 100) for i in range(200)]
+    batches = training_batches(lengths, 8, random.Random(0), pool=25)
+    assert sorted(i for b in batches for i in b) == list(range(200))
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 15  # random batches of 8 would spread about 75
+
+
+def test_pair_classification_encodes_prefix_and_decodes_labels(spec: ModelSpec) -> None:
+    task = load_registry().targets["xnli"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    examples = [PairExample("the cat", "der Hund", "neutral"), PairExample("a house", "une maison", None)]
+    features = kind.encode(examples, tokenizer, EncodeSettings(max_length=16, prefix="query: "))
+    assert features[0]["labels"] == task.labels.index("neutral")
+    assert "labels" not in features[1]
+    assert tokenizer.decode(features[0]["input_ids"]).startswith("<s> query: the cat")
+    logits = [np.array([0.0, 0.0, 5.0]), np.array([3.0, 0.0, 0.0])]
+    assert kind.decode(logits, features, examples) == [task.labels[2], task.labels[0]]
+
+
+def test_tag_windows_never_split_a_word() -> None:
+    words = [0, 0, 1, 2, 2, 2, 3, 4]
+    spans = _windows(words, 4)
+    assert spans == [(0, 3), (3, 7), (7, 8)]
+    assert _windows([0, 0, 0, 0, 0, 0], 4) == [(0, 4), (4, 6)]  # one overlong word: cut anyway
+    assert _windows([], 4) == [(0, 0)]
+
+
+def test_tagging_labels_first_subword_and_realigns_long_sentences(spec: ModelSpec) -> None:
+    task = load_registry().targets["udpos"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    tokens = tuple("the cat sat on the mat quickly 猫狗坐在垫子上".split()) * 3
+    tags = tuple(task.labels[i % len(task.labels)] for i in range(len(tokens)))
+    example = TaggedSentence(tokens, tags)
+    features = kind.encode([example], tokenizer, EncodeSettings(max_length=12, prefix="query: "))
+    assert len(features) > 1  # cut into several windows
+    assert all(len(f["input_ids"]) <= 12 for f in features)
+    labelled = [(w, lab) for f in features for w, lab in zip(f["word_index"], f["labels"], strict=True) if w is not None]
+    assert [w for w, _ in labelled] == list(range(len(tokens)))  # each word labelled exactly once
+    assert [task.labels[lab] for _, lab in labelled] == list(tags)
+    assert all(lab == IGNORE_INDEX for f in features for w, lab in zip(f["word_index"], f["labels"], strict=True) if w is None)
+    # decoding: logits that put the gold tag first give the gold sequence back, token for token
+    outputs = []
+    for f in features:
+        logits = np.zeros((len(f["input_ids"]), len(task.labels)))
+        for position, lab in enumerate(f["labels"]):
+            if lab != IGNORE_INDEX:
+                logits[position, lab] = 1.0
+        outputs.append(logits)
+    (prediction,) = kind.decode(outputs, features, [example])
+    assert prediction == list(tags)
+    assert kind.score([prediction], [example], "en")["token_accuracy"] == 100.0
+
+
+def test_ccg_like_tagging_learns_its_label_set_from_training_data() -> None:
+    task = load_registry().intermediates["ccg"]
+    kind = task_kind(task, [TaggedSentence(("a", "b"), ("NP/N", "N")), TaggedSentence(("c",), ("S\\NP",))])
+    assert kind.labels == ("N", "NP/N", "S\\NP")
+
+
+def _separable(n: int, seed: int) -> list[PairExample]:
+    rng = random.Random(seed)
+    positive, negative = "the cat sat on the mat".split(), "der Hund ist groß rot".split()
+    out = []
+    for _ in range(n):
+        label = rng.choice(["0", "1"])
+        words = positive if label == "1" else negative
+        out.append(PairExample(" ".join(rng.sample(words, 3)), " ".join(rng.sample(words, 2)), label))
+    return out
+
+
+def test_training_learns_a_separable_task_and_restores_the_best_weights(spec: ModelSpec) -> None:
+    task = load_registry().targets["pawsx"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    settings = EncodeSettings(max_length=32)
+    train_examples, dev_examples = _separable(64, 0), _separable(32, 1)
+    train_features = kind.encode(train_examples, tokenizer, settings)
+    dev_features = kind.encode(dev_examples, tokenizer, settings)
+
+    def dev_accuracy(m: torch.nn.Module) -> float:
+        outputs = predict_outputs(m, kind, dev_features, tokenizer.pad_token_id, 16)
+        return kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples, "en")["accuracy"]
+
+    before = dev_accuracy(model)
+    outcome = train(model, kind, train_features, tokenizer.pad_token_id,
+                    TrainSettings(lr=3e-3, epochs=4, batch_size=8, warmup=0.0, eval_every=4),
+                    dev_accuracy, log=lambda _: None)
+    assert outcome.steps == 32
+    assert outcome.best_score == max(h["dev"] for h in outcome.history)
+    assert dev_accuracy(model) == outcome.best_score  # best weights restored
+    assert outcome.best_score >= 90.0 > before or before >= 90.0
+
+
+def test_frozen_embeddings_do_not_change(spec: ModelSpec) -> None:
+    task = load_registry().targets["pawsx"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    embeddings = model.get_input_embeddings().weight.detach().clone()
+    features = kind.encode(_separable(16, 2), tokenizer, EncodeSettings(max_length=32))
+    train(model, kind, features, tokenizer.pad_token_id,
+          TrainSettings(lr=1e-2, epochs=1, batch_size=8, freeze_embeddings=True), log=lambda _: None)
+    assert torch.equal(model.get_input_embeddings().weight, embeddings)
+
+
+def test_prediction_is_independent_of_batching(spec: ModelSpec) -> None:
+    task = load_registry().targets["pawsx"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    features = kind.encode(_separable(20, 3), tokenizer, EncodeSettings(max_length=32))
+    one = predict_outputs(model, kind, features, tokenizer.pad_token_id, 1)
+    many = predict_outputs(model, kind, features, tokenizer.pad_token_id, 7)
+    assert np.allclose(np.stack(one), np.stack(many), atol=1e-5)
