@@ -79,7 +79,9 @@ _SQUAD = _Normaliser(_is_ascii_punct, re.compile(MLQA_ARTICLES["en"]), str.split
 
 def _mlqa_normaliser(lang: str) -> _Normaliser:
     if lang not in MLQA_ARTICLES:
-        raise ValueError(f"MLQA has no normalisation for {lang!r}; expected one of {', '.join(MLQA_ARTICLES)}")
+        raise ValueError(
+            f"MLQA has no normalisation for {lang!r}; expected one of {', '.join(MLQA_ARTICLES)}"
+        )
     articles = MLQA_ARTICLES[lang]
     return _Normaliser(
         _is_unicode_punct,

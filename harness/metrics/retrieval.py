@@ -74,14 +74,21 @@ class KnnSearch:
         else:
             if len(base) < self.ivf_lists:
                 raise ValueError(f"{len(base)} vectors cannot train {self.ivf_lists} IVF lists")
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, self.ivf_lists, faiss.METRIC_INNER_PRODUCT)
+            index = faiss.IndexIVFFlat(
+                faiss.IndexFlatIP(dim), dim, self.ivf_lists, faiss.METRIC_INNER_PRODUCT
+            )
             index.train(base)
             index.nprobe = self.nprobe
         index.add(base)
         return index
 
-    def search(self, queries: np.ndarray, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each query's k best base rows as (scores, indices), n x k each, best first, ties by index."""
+    def search(
+        self, queries: np.ndarray, base: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's k best base rows as (scores, indices), n x k each.
+
+        Best first; equal scores in index order.
+        """
         queries = _as_matrix(queries, "queries")
         base = _as_matrix(base, "base")
         if queries.shape[1] != base.shape[1]:
@@ -119,7 +126,9 @@ def tatoeba_scores(
     English file maps them through that sort.
     """
     if len(source) != len(target):
-        raise ValueError(f"{len(source)} source sentences for {len(target)} targets; rows must pair up")
+        raise ValueError(
+            f"{len(source)} source sentences for {len(target)} targets; rows must pair up"
+        )
     _, indices = (search or KnnSearch()).search(source, target, 1)
     predictions = indices[:, 0]
     return TatoebaResult(
@@ -227,7 +236,7 @@ def tune_threshold(candidates: Sequence[Candidate], gold: Collection[tuple[str, 
     of the last accepted and the first rejected score; after the last candidate it is
     that candidate's score. The highest of equally good cuts wins. With no correct
     candidate the threshold is +inf (accept nothing). Accepting ``score >= threshold``
-    reproduces the reported scores.
+    reproduces the reported scores, given distinct pairs as ``mine_candidates`` returns.
     """
     gold_set = set(gold)
     if not gold_set:
@@ -268,7 +277,9 @@ def pair_scores(
 
 
 def bucc_scores(
-    candidates: Sequence[Candidate], gold: Collection[tuple[str, str]], threshold: float | None = None
+    candidates: Sequence[Candidate],
+    gold: Collection[tuple[str, str]],
+    threshold: float | None = None,
 ) -> dict[str, float]:
     """BUCC ``precision``/``recall``/``f1`` plus the ``threshold`` used.
 

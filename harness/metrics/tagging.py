@@ -23,7 +23,9 @@ def _check_aligned(predictions: Sequence[Sequence[str]], golds: Sequence[Sequenc
         raise ValueError(f"{len(predictions)} predicted sentences for {len(golds)} gold sentences")
     for i, (pred, gold) in enumerate(zip(predictions, golds, strict=True)):
         if len(pred) != len(gold):
-            raise ValueError(f"sentence {i}: {len(pred)} predicted tags for {len(gold)} gold tokens")
+            raise ValueError(
+                f"sentence {i}: {len(pred)} predicted tags for {len(gold)} gold tokens"
+            )
     if not any(golds):
         raise ValueError("no gold tokens to score")
 

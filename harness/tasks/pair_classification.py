@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from harness.data.examples import PairExample
-from harness.metrics.classification import accuracy
+from harness.metrics.classification import classification_scores
 from harness.tasks.base import EncodeSettings, Feature, TaskKind
 
 
@@ -39,4 +39,6 @@ class PairClassification(TaskKind):
         return predictions
 
     def score(self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str) -> dict[str, float]:
-        return {"accuracy": accuracy(predictions, [e.label for e in examples])}
+        # QQP reports F1 of its positive (last) label beside accuracy
+        positive = self.labels[-1] if self.task.metric == "accuracy_f1" else None
+        return classification_scores(predictions, [e.label for e in examples], positive)

@@ -24,6 +24,10 @@ class Tagging(TaskKind):
     auto_class = "AutoModelForTokenClassification"
     primary_metric = "f1"
 
+    def primary(self, metrics: dict[str, float]) -> float:
+        """seqeval F1 for UD-POS and PAN-X; CCG supertagging reports token accuracy."""
+        return metrics["token_accuracy" if self.task.metric == "token_accuracy" else "f1"]
+
     @classmethod
     def label_set(cls, task: TaskSpec, train_examples: Sequence[Any]) -> tuple[str, ...]:
         """The registry's tags, or (CCG: over a thousand supertags) those seen in training."""
