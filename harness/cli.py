@@ -119,15 +119,16 @@ def _default_output(model: str, targets: str, seed: int) -> Path:
               help="Mixed precision for training (Accelerate).")
 @click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (much faster on CPU).")
 @click.option("--eval-every", type=int, default=0, help="Evaluate on dev every N steps (default: once per epoch).")
+@click.option("--layer", type=int, help="Retrieval: hidden-state index to pool (0 = embeddings, -1 = last; default: the model's).")
+@click.option("--pooling", type=click.Choice(["mean", "first"]), help="Retrieval: pooling (default: the model's).")
 @click.option("--save-model", is_flag=True, help="Save each fine-tuned target model under OUTPUT/checkpoints/.")
 def eval_command(model_name: str, targets: str, languages: str, data_dir: Path | None, registries: tuple[str, ...],
                  output: Path | None, seed: int, epochs: float | None, lr: float | None, batch_size: int | None,
                  max_length: int | None, limit: int | None, train_limit: int | None, train_split: str | None,
                  dev_split: str | None, eval_split: str | None, precision: str, freeze_embeddings: bool,
-                 eval_every: int, save_model: bool) -> None:
+                 eval_every: int, layer: int | None, pooling: str | None, save_model: bool) -> None:
     """Fine-tune on English and evaluate zero-shot in every language of each target."""
     from harness.errors import ConfigError
-    from harness.metrics.xtreme_score import add_xtreme_scores
     from harness.report import summary_table, task_table
     from harness.targets.options import EvalOptions
     from harness.targets.runner import run_targets
@@ -161,14 +162,12 @@ def eval_command(model_name: str, targets: str, languages: str, data_dir: Path |
         freeze_embeddings=freeze_embeddings,
         eval_every=eval_every,
         save_model=save_model,
+        layer=layer,
+        pooling=pooling,
     )
     console = _console()
     started = time.time()
     data = run_targets(tasks, options, lambda line: console.print(f"[dim]{line}[/]"))
-    add_xtreme_scores(data)
-    from harness.results import RunStore
-
-    RunStore(options.output).update(xtreme_score=data.get("xtreme_score"), groups=data.get("groups"))
     for name, block in data["results"].items():
         if name in {t.name for t in tasks}:
             console.print(task_table(name, block))

@@ -38,5 +38,7 @@ def summary_table(data: dict[str, Any]) -> Table:
     for group, score in (data.get("groups") or {}).items():
         table.add_row(f"[italic]{group}[/]", "", "group mean", "", _fmt(score))
     if data.get("xtreme_score") is not None:
-        table.add_row("[bold]XTREME[/]", "", "score", "", f"[bold]{_fmt(data['xtreme_score'])}[/]")
+        missing = sum(len(langs) for langs in (data.get("missing_languages") or {}).values())
+        note = f"score ({missing} languages missing)" if missing else "score"
+        table.add_row("[bold]XTREME[/]", "", note, "", f"[bold]{_fmt(data['xtreme_score'])}[/]")
     return table

@@ -41,6 +41,8 @@ class EvalOptions:
     freeze_embeddings: bool = False
     eval_every: int = 0
     save_model: bool = False
+    layer: int | None = None  # retrieval: hidden-state index (None: the model's default)
+    pooling: str | None = None  # retrieval: mean or first (None: the model's default)
 
     def hyperparameters(self, task: TaskSpec) -> dict[str, Any]:
         merged = FALLBACK | task.defaults | {k: v for k, v in self.overrides.items() if v is not None}

@@ -9,13 +9,14 @@ from harness.results import RunStore, config_hash
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
 from harness.targets.options import EvalOptions
+from harness.targets.retrieval import RetrievalTarget
 
 Log = Callable[[str], None]
 
 
-def stage_for(task: TaskSpec, options: EvalOptions, log: Log) -> Any:
+def stage_for(task: TaskSpec, options: EvalOptions, log: Log) -> TrainedTarget | RetrievalTarget:
     """Retrieval targets embed without training; every other kind fine-tunes."""
-    return TrainedTarget(task, options, log)
+    return (RetrievalTarget if task.kind == "retrieval" else TrainedTarget)(task, options, log)
 
 
 def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> dict[str, Any]:
@@ -40,8 +41,27 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> di
             store.put_predictions(task.name, lang, split, rows)
 
         block = stage.run(save_predictions)
-        store.put(task.name, {"config_hash": digest, "settings": settings, **block})
+        store.put(task.name, {"config_hash": digest, "settings": settings, "task_languages": list(task.languages), **block})
+    store.update(**_rollup(store.data["results"]))
     return store.data
+
+
+def _rollup(results: dict[str, Any]) -> dict[str, Any]:
+    """XTREME group means and score over the languages evaluated; ``missing_languages``
+    says where that falls short of the full benchmark (offline data, ``--languages``)."""
+    from harness.metrics.xtreme_score import TASK_METRICS, rollup
+
+    xtreme = {name: block["languages"] for name, block in results.items() if name in TASK_METRICS and block["languages"]}
+    summary = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
+    missing = {
+        name: [lang for lang in block["task_languages"] if lang not in block["languages"]]
+        for name, block in results.items()
+    }
+    return {
+        "groups": summary.groups,
+        "xtreme_score": summary.xtreme,
+        "missing_languages": {name: langs for name, langs in missing.items() if langs},
+    }
 
 
 def _spec_dict(task: TaskSpec) -> dict[str, Any]:
