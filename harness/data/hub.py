@@ -1,0 +1,73 @@
+"""Hugging Face hub datasets, mapped through ``fields`` like jsonl/csv records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.data.examples import Bitext
+from harness.data.fields import RecordMapper
+from harness.data.tabular import map_records
+from harness.errors import DataError
+
+
+@dataclass(frozen=True)
+class HubTarget:
+    """One hub split with the placeholders already filled in."""
+
+    path: str
+    name: str | None
+    split: str
+    revision: str | None = None
+
+    @property
+    def origin(self) -> str:
+        """``hub:PATH[/NAME]:SPLIT[@REVISION]``."""
+        name = f"/{self.name}" if self.name else ""
+        revision = f"@{self.revision}" if self.revision else ""
+        return f"hub:{self.path}{name}:{self.split}{revision}"
+
+
+def read_hub(target: HubTarget, mapper: RecordMapper, local_note: str = "") -> list[Any] | Bitext:
+    """Load one split with ``datasets.load_dataset`` and map its rows to examples.
+
+    ``datasets`` is imported here, not at module level, so that importing harness
+    stays fast. Any load failure (offline, unknown id) becomes a DataError that also
+    carries ``local_note`` (why no local file was used instead).
+    """
+    try:
+        import datasets
+
+        dataset = datasets.load_dataset(
+            target.path, target.name, split=target.split, revision=target.revision
+        )
+    except Exception as exc:
+        raise DataError(
+            target.origin,
+            f"cannot load from the hub ({type(exc).__name__}: {exc})"
+            + (f"; {local_note}" if local_note else ""),
+        ) from exc
+    for attr in ("label", "tags"):
+        names = (
+            _class_names(dataset.features.get(mapper.column(attr)))
+            if attr in mapper.paths
+            else None
+        )
+        if names is not None:
+            mapper.class_names[attr] = names
+    examples = map_records(enumerate(dataset.to_list(), 1), mapper, target.origin, unit="row")
+    if mapper.task.kind == "retrieval":
+        return Bitext(tuple(s for s, _ in examples), tuple(t for _, t in examples))
+    return examples
+
+
+def _class_names(feature: Any) -> Sequence[str] | None:
+    """The names of a ClassLabel column, or of the ClassLabel inside a list column."""
+    from datasets import ClassLabel
+
+    inner = getattr(feature, "feature", None)
+    for candidate in (feature, inner):
+        if isinstance(candidate, ClassLabel):
+            return candidate.names
+    return None
