@@ -50,7 +50,9 @@ def main() -> None:
 
 
 @main.command("list")
-@click.argument("section", required=False, type=click.Choice(["targets", "intermediates", "models", "suites"]))
+@click.argument(
+    "section", required=False, type=click.Choice(["targets", "intermediates", "models", "suites"])
+)
 @REGISTRY_OPTION
 def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
     """List registry entries (all sections, or one)."""
@@ -74,7 +76,9 @@ def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
             for column in ("task", "kind", "metric", "languages", "description"):
                 table.add_column(column)
             for task in getattr(registry, name).values():
-                table.add_row(task.name, task.kind, task.metric, str(len(task.languages)), task.description)
+                table.add_row(
+                    task.name, task.kind, task.metric, str(len(task.languages)), task.description
+                )
         console.print(table)
 
 
@@ -98,13 +102,25 @@ def _default_output(model: str, targets: str, seed: int) -> Path:
 
 
 @main.command("eval")
-@click.option("--model", "model_name", required=True, help="Registry name, checkpoint folder or hub id.")
-@click.option("--targets", default="xtreme", show_default=True, help="Comma-separated targets or suites.")
+@click.option(
+    "--model", "model_name", required=True, help="Registry name, checkpoint folder or hub id."
+)
+@click.option(
+    "--targets", default="xtreme", show_default=True, help="Comma-separated targets or suites."
+)
 @click.option("--languages", default="", help="Comma-separated subset of languages (default: all).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), envvar="HARNESS_DATA_DIR",
-              help="Local XTREME download/ folder (also HARNESS_DATA_DIR); missing files fall back to the hub.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HARNESS_DATA_DIR",
+    help="Local XTREME download/ folder (also HARNESS_DATA_DIR); missing files fall back to the hub.",
+)
 @REGISTRY_OPTION
-@click.option("--output", type=click.Path(file_okay=False, path_type=Path), help="Run folder (default: runs/MODEL-TARGETS-seedN).")
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder (default: runs/MODEL-TARGETS-seedN).",
+)
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--epochs", type=float, help="Override each target's default.")
 @click.option("--lr", type=float, help="Override each target's default learning rate.")
@@ -112,21 +128,69 @@ def _default_output(model: str, targets: str, seed: int) -> Path:
 @click.option("--max-length", type=int, help="Override each target's default maximum input length.")
 @click.option("--limit", type=int, help="At most N evaluation (and dev) examples per language.")
 @click.option("--train-limit", type=int, help="At most N English training examples.")
-@click.option("--train-split", help="Split to train on (e.g. dev when no English train file exists offline).")
-@click.option("--dev-split", help="Split for model selection; when equal to the training split, examples are held out.")
+@click.option(
+    "--train-split", help="Split to train on (e.g. dev when no English train file exists offline)."
+)
+@click.option(
+    "--dev-split",
+    help="Split for model selection; when equal to the training split, examples are held out.",
+)
 @click.option("--eval-split", help="Split to evaluate (default: each target's test split).")
-@click.option("--precision", type=click.Choice(["no", "bf16", "fp16"]), default="no", show_default=True,
-              help="Mixed precision for training (Accelerate).")
-@click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (much faster on CPU).")
-@click.option("--eval-every", type=int, default=0, help="Evaluate on dev every N steps (default: once per epoch).")
-@click.option("--layer", type=int, help="Retrieval: hidden-state index to pool (0 = embeddings, -1 = last; default: the model's).")
-@click.option("--pooling", type=click.Choice(["mean", "first"]), help="Retrieval: pooling (default: the model's).")
-@click.option("--save-model", is_flag=True, help="Save each fine-tuned target model under OUTPUT/checkpoints/.")
-def eval_command(model_name: str, targets: str, languages: str, data_dir: Path | None, registries: tuple[str, ...],
-                 output: Path | None, seed: int, epochs: float | None, lr: float | None, batch_size: int | None,
-                 max_length: int | None, limit: int | None, train_limit: int | None, train_split: str | None,
-                 dev_split: str | None, eval_split: str | None, precision: str, freeze_embeddings: bool,
-                 eval_every: int, layer: int | None, pooling: str | None, save_model: bool) -> None:
+@click.option(
+    "--precision",
+    type=click.Choice(["no", "bf16", "fp16"]),
+    default="no",
+    show_default=True,
+    help="Mixed precision for training (Accelerate).",
+)
+@click.option(
+    "--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (much faster on CPU)."
+)
+@click.option(
+    "--eval-every",
+    type=int,
+    default=0,
+    help="Evaluate on dev every N steps (default: once per epoch).",
+)
+@click.option(
+    "--layer",
+    type=int,
+    help="Retrieval: hidden-state index to pool (0 = embeddings, -1 = last; default: the model's).",
+)
+@click.option(
+    "--pooling",
+    type=click.Choice(["mean", "first"]),
+    help="Retrieval: pooling (default: the model's).",
+)
+@click.option(
+    "--save-model",
+    is_flag=True,
+    help="Save each fine-tuned target model under OUTPUT/checkpoints/.",
+)
+def eval_command(
+    model_name: str,
+    targets: str,
+    languages: str,
+    data_dir: Path | None,
+    registries: tuple[str, ...],
+    output: Path | None,
+    seed: int,
+    epochs: float | None,
+    lr: float | None,
+    batch_size: int | None,
+    max_length: int | None,
+    limit: int | None,
+    train_limit: int | None,
+    train_split: str | None,
+    dev_split: str | None,
+    eval_split: str | None,
+    precision: str,
+    freeze_embeddings: bool,
+    eval_every: int,
+    layer: int | None,
+    pooling: str | None,
+    save_model: bool,
+) -> None:
     """Fine-tune on English and evaluate zero-shot in every language of each target."""
     from harness.errors import ConfigError
     from harness.report import summary_table, task_table
@@ -138,14 +202,20 @@ def eval_command(model_name: str, targets: str, languages: str, data_dir: Path |
     model = registry.model(model_name)
     if data_dir is not None and not data_dir.is_dir():
         raise ConfigError(f"--data-dir {data_dir}: folder not found")
-    for name, value in (("--limit", limit), ("--train-limit", train_limit), ("--batch-size", batch_size)):
+    for name, value in (
+        ("--limit", limit),
+        ("--train-limit", train_limit),
+        ("--batch-size", batch_size),
+    ):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be at least 1, got {value}")
     wanted = tuple(lang.strip() for lang in languages.split(",") if lang.strip())
     known = {lang for task in tasks for lang in task.languages}
     unknown = [lang for lang in wanted if lang not in known]
     if unknown:
-        raise ConfigError(f"--languages: {', '.join(unknown)} not in any of {', '.join(t.name for t in tasks)}")
+        raise ConfigError(
+            f"--languages: {', '.join(unknown)} not in any of {', '.join(t.name for t in tasks)}"
+        )
     options = EvalOptions(
         model=model,
         output=output or _default_output(model_name, targets, seed),

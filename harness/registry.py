@@ -62,7 +62,9 @@ class Registry:
         path = Path(name).expanduser()
         if path.is_dir():
             if not (path / "config.json").is_file():
-                raise ConfigError(f"model folder {path} has no config.json (expected a Hugging Face checkpoint)")
+                raise ConfigError(
+                    f"model folder {path} has no config.json (expected a Hugging Face checkpoint)"
+                )
             return ModelSpec(name=str(path.resolve()), source="local", path=str(path.resolve()))
         if name.count("/") == 1 and not name.startswith((".", "/", "~")):
             return ModelSpec(name=name, source="hub", path=name)
@@ -104,12 +106,18 @@ def read_file(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
-        raise RegistryError(source, where, f"invalid YAML: {getattr(err, 'problem', err)}") from None
+        raise RegistryError(
+            source, where, f"invalid YAML: {getattr(err, 'problem', err)}"
+        ) from None
     if not isinstance(raw, dict):
-        raise RegistryError(source, "top level", "expected a mapping with sections " + ", ".join(SECTIONS))
+        raise RegistryError(
+            source, "top level", "expected a mapping with sections " + ", ".join(SECTIONS)
+        )
     for section, entries in raw.items():
         if section not in SECTIONS:
-            raise RegistryError(source, str(section), f"unknown section; expected one of {', '.join(SECTIONS)}")
+            raise RegistryError(
+                source, str(section), f"unknown section; expected one of {', '.join(SECTIONS)}"
+            )
         if not isinstance(entries, dict):
             raise RegistryError(source, str(section), "expected a mapping of named entries")
     return raw

@@ -34,7 +34,13 @@ def summary_table(data: dict[str, Any]) -> Table:
     for column in ("task", "group", "metric", "languages", "score"):
         table.add_column(column, justify="right" if column in ("languages", "score") else "left")
     for name, block in data.get("results", {}).items():
-        table.add_row(name, block.get("group") or "", block.get("metric", ""), str(len(block["languages"])), _fmt(block.get("score")))
+        table.add_row(
+            name,
+            block.get("group") or "",
+            block.get("metric", ""),
+            str(len(block["languages"])),
+            _fmt(block.get("score")),
+        )
     for group, score in (data.get("groups") or {}).items():
         table.add_row(f"[italic]{group}[/]", "", "group mean", "", _fmt(score))
     if data.get("xtreme_score") is not None:

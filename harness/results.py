@@ -22,7 +22,17 @@ from typing import Any
 from harness.errors import ConfigError
 
 SCHEMA_VERSION = 1
-PACKAGES = ("harness", "torch", "transformers", "datasets", "peft", "accelerate", "faiss-cpu", "seqeval", "numpy")
+PACKAGES = (
+    "harness",
+    "torch",
+    "transformers",
+    "datasets",
+    "peft",
+    "accelerate",
+    "faiss-cpu",
+    "seqeval",
+    "numpy",
+)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -63,7 +73,11 @@ def environment() -> dict[str, Any]:
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -85,7 +99,9 @@ class RunStore:
             try:
                 self.data = json.loads(self.results_path.read_text(encoding="utf-8"))
             except json.JSONDecodeError as err:
-                raise ConfigError(f"{self.results_path}: not valid JSON ({err}); move it away to start afresh") from None
+                raise ConfigError(
+                    f"{self.results_path}: not valid JSON ({err}); move it away to start afresh"
+                ) from None
 
     def start(self, config: dict[str, Any]) -> None:
         self.data.setdefault("schema_version", SCHEMA_VERSION)

@@ -22,6 +22,14 @@ LOCAL_FORMATS = (
     "jsonl",
     "csv",
 )
+# the metrics each kind can compute (the registry's ``metric`` picks the headline one)
+METRICS_BY_KIND = {
+    "pair_classification": ("accuracy", "accuracy_f1"),
+    "multiple_choice": ("accuracy",),
+    "extractive_qa": ("squad", "mlqa"),
+    "tagging": ("seqeval_f1", "token_accuracy"),
+    "retrieval": ("tatoeba_accuracy", "bucc_f1"),
+}
 MODEL_SOURCES = ("hub", "local", "e5_small")
 GROUPS = ("classification", "structured_prediction", "question_answering", "retrieval")
 POOLINGS = ("mean", "first")
@@ -59,7 +67,9 @@ class _Fields:
             except ValueError:
                 raise self.error(name, f"expected a number, got {value!r}") from None
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            names = (
+                kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            )
             raise self.error(name, f"expected {names}, got {value!r}")
         if choices is not None and value not in choices:
             raise self.error(name, f"expected one of {', '.join(choices)}; got {value!r}")
@@ -71,7 +81,10 @@ class _Fields:
             return value
         for i, item in enumerate(value):
             if isinstance(item, bool):
-                raise self.error(f"{name}[{i}]", f"expected a string, got {item!r} (quote it: YAML reads yes/no/on/off as booleans)")
+                raise self.error(
+                    f"{name}[{i}]",
+                    f"expected a string, got {item!r} (quote it: YAML reads yes/no/on/off as booleans)",
+                )
             if not isinstance(item, str | int):
                 raise self.error(f"{name}[{i}]", f"expected a string, got {item!r}")
         return tuple(str(v) for v in value)
@@ -153,7 +166,11 @@ class SplitSpec:
             members = f.get("pool", list)
             if not members:
                 raise f.error("pool", "expected at least one member")
-            return cls(pool=tuple(cls.parse(m, source, f"{where}.pool[{i}]") for i, m in enumerate(members)))
+            return cls(
+                pool=tuple(
+                    cls.parse(m, source, f"{where}.pool[{i}]") for i, m in enumerate(members)
+                )
+            )
         local = raw.get("local")
         hub = raw.get("hub")
         if local is None and hub is None:
@@ -205,7 +222,10 @@ class TaskSpec:
         f = _Fields(raw, source, where, _TASK_FIELDS)
         kind = f.get("kind", str, choices=TASK_KINDS)
         data_raw = f.get("data", dict)
-        data = {str(split): SplitSpec.parse(v, source, f"{where}.data.{split}") for split, v in data_raw.items()}
+        data = {
+            str(split): SplitSpec.parse(v, source, f"{where}.data.{split}")
+            for split, v in data_raw.items()
+        }
         labels = f.strings("labels", ())
         if kind == "pair_classification" and not labels:
             raise f.error("labels", "a pair_classification task needs its label set")
@@ -222,25 +242,34 @@ class TaskSpec:
         needed = ("eval",) if kind == "retrieval" else ("train", "dev", "eval")
         for role_name in needed:
             if splits[role_name] not in data:
-                raise f.error(f"splits.{role_name}", f"split {splits[role_name]!r} has no entry under data")
+                raise f.error(
+                    f"splits.{role_name}", f"split {splits[role_name]!r} has no entry under data"
+                )
         languages = f.strings("languages", ("en",))
         train_language = f.get("train_language", str, "en")
         if kind != "retrieval" and train_language not in languages:
-            raise f.error("train_language", f"{train_language!r} is not one of the task's languages")
+            raise f.error(
+                "train_language", f"{train_language!r} is not one of the task's languages"
+            )
         defaults = f.get("defaults", dict, {})
         for key, value in defaults.items():
             if key not in HYPERPARAMETERS:
-                raise f.error(f"defaults.{key}", f"unknown setting; expected one of {', '.join(HYPERPARAMETERS)}")
+                raise f.error(
+                    f"defaults.{key}",
+                    f"unknown setting; expected one of {', '.join(HYPERPARAMETERS)}",
+                )
             try:
                 defaults[key] = HYPERPARAMETERS[key](value)
             except (TypeError, ValueError):
-                raise f.error(f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}") from None
+                raise f.error(
+                    f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}"
+                ) from None
         retrieval = f.get("retrieval", dict, {})
         return cls(
             name=name,
             role=role,
             kind=kind,
-            metric=f.get("metric", str),
+            metric=f.get("metric", str, choices=METRICS_BY_KIND[kind]),
             data=data,
             languages=languages,
             train_language=train_language,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from harness.metrics import METRICS
 from harness.metrics.classification import accuracy, binary_f1, classification_scores
 from harness.metrics.qa import mlqa_scores, normalize_answer, squad_scores
 from harness.metrics.tagging import tagging_scores
@@ -240,19 +237,3 @@ def test_rollup_rejects_what_it_cannot_score():
         task_score("mlqa", {"en": {"exact_match": 1.0}}, ("en",))
     with pytest.raises(ValueError, match="no language list given for xnli"):
         rollup({"xnli": {"en": {"accuracy": 1.0}}}, {})
-
-
-# --- registry ------------------------------------------------------------------------
-
-
-def test_registry_names_the_yaml_metrics():
-    assert set(METRICS) == {
-        "accuracy",
-        "seqeval_f1",
-        "squad",
-        "mlqa",
-        "bucc_f1",
-        "tatoeba_accuracy",
-    }
-    assert METRICS["squad"] is squad_scores
-    assert math.isclose(METRICS["accuracy"](["x"], ["x"])["accuracy"], 100.0)

@@ -23,7 +23,7 @@ from harness.data import (
     read_split,
 )
 from harness.errors import ConfigError, DataError
-from harness.specs import TaskSpec
+from harness.specs import METRICS_BY_KIND, TaskSpec
 
 NLI = ["contradiction", "entailment", "neutral"]
 # fmt: off
@@ -41,7 +41,8 @@ def make_task(kind: str, data: dict[str, Any], name: str = "t", **extra: Any) ->
     roles = (
         {"eval": first} if kind == "retrieval" else {"train": first, "dev": first, "eval": first}
     )
-    raw = {"kind": kind, "metric": "accuracy", "data": data, "splits": roles, **extra}
+    metric = METRICS_BY_KIND[kind][0]
+    raw = {"kind": kind, "metric": metric, "data": data, "splits": roles, **extra}
     if "languages" in extra:
         raw.setdefault("train_language", extra["languages"][0])
     return TaskSpec.parse(name, "target", raw, source="test")

@@ -43,11 +43,24 @@ def test_builtin_registry_has_the_nine_targets_with_xtreme_languages() -> None:
 def test_builtin_registry_has_intermediates_and_models() -> None:
     registry = load_registry()
     assert set(registry.intermediates) == {
-        "anli_plus", "mnli", "qqp", "paws", "squad", "hellaswag", "commonsenseqa", "cosmosqa", "ccg",
+        "anli_plus",
+        "mnli",
+        "qqp",
+        "paws",
+        "squad",
+        "hellaswag",
+        "commonsenseqa",
+        "cosmosqa",
+        "ccg",
     }
     assert len(registry.intermediates["anli_plus"].data["train"].pool) >= 4
     assert registry.intermediates["ccg"].data["train"].hub is None  # licensed: local path only
-    for model in ("xlm-roberta-base", "xlm-roberta-large", "bert-base-multilingual-cased", "e5-small"):
+    for model in (
+        "xlm-roberta-base",
+        "xlm-roberta-large",
+        "bert-base-multilingual-cased",
+        "e5-small",
+    ):
         assert model in registry.models
     assert registry.models["e5-small"].input_prefix == "query: "
 
@@ -80,7 +93,9 @@ suites:
     assert [t.name for t in registry.expand("mine")] == ["mypairs", "pawsx"]
 
 
-def test_environment_variable_adds_registry_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_adds_registry_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     user = write(tmp_path, "models:\n  mine: {source: local, path: /nowhere}\n")
     monkeypatch.setenv("HARNESS_REGISTRY", str(user))
     assert "mine" in load_registry().models
@@ -91,20 +106,38 @@ def test_environment_variable_adds_registry_files(tmp_path: Path, monkeypatch: p
     [
         ("targets:\n  xnli:\n    kind: regression\n", "targets.xnli.kind", "expected one of"),
         ("targets:\n  xnli:\n    languges: [en]\n", "targets.xnli.languges", "unknown field"),
-        ("targets:\n  xnli:\n    defaults: {lr: fast}\n", "targets.xnli.defaults.lr", "expected float"),
-        ("targets:\n  xnli:\n    defaults: {learning_rate: 1}\n", "targets.xnli.defaults.learning_rate", "unknown setting"),
+        (
+            "targets:\n  xnli:\n    defaults: {lr: fast}\n",
+            "targets.xnli.defaults.lr",
+            "expected float",
+        ),
+        (
+            "targets:\n  xnli:\n    defaults: {learning_rate: 1}\n",
+            "targets.xnli.defaults.learning_rate",
+            "unknown setting",
+        ),
         ("targets:\n  new:\n    kind: tagging\n", "targets.new.data", "required field is missing"),
         ("models:\n  m: {source: hub}\n", "models.m.path", "required field is missing"),
         ("suites:\n  s: [xnli, nope]\n", "suites.s[1]", "unknown task 'nope'"),
-        ("targets:\n  xnli:\n    data: {dev: {local: {format: parquet, path: x}}}\n", "targets.xnli.data.dev.local.format", "expected one of"),
-        ("targets:\n  xnli:\n    train_language: xx\n", "targets.xnli.train_language", "not one of the task's languages"),
+        (
+            "targets:\n  xnli:\n    data: {dev: {local: {format: parquet, path: x}}}\n",
+            "targets.xnli.data.dev.local.format",
+            "expected one of",
+        ),
+        (
+            "targets:\n  xnli:\n    train_language: xx\n",
+            "targets.xnli.train_language",
+            "not one of the task's languages",
+        ),
         ("targets:\n  xnli:\n    labels: [yes, no]\n", "targets.xnli.labels[0]", "quote it"),
         ("widgets: {}\n", "widgets", "unknown section"),
         ("targets: [xnli]\n", "targets", "expected a mapping"),
         ("targets:\n  xnli: {kind: [\n", "line", "invalid YAML"),
     ],
 )
-def test_invalid_registry_names_file_entry_and_field(tmp_path: Path, text: str, where: str, expected: str) -> None:
+def test_invalid_registry_names_file_entry_and_field(
+    tmp_path: Path, text: str, where: str, expected: str
+) -> None:
     user = write(tmp_path, text)
     with pytest.raises(RegistryError) as info:
         load_registry([user])
@@ -127,7 +160,9 @@ def test_unknown_names_get_suggestions() -> None:
     registry = load_registry()
     with pytest.raises(ConfigError, match="did you mean xnli"):
         registry.expand("xnlj")
-    with pytest.raises(ConfigError, match="unknown model 'xlm-roberta-bass'.*did you mean xlm-roberta-base"):
+    with pytest.raises(
+        ConfigError, match=r"unknown model 'xlm-roberta-bass'.*did you mean xlm-roberta-base"
+    ):
         registry.model("xlm-roberta-bass")
 
 
@@ -135,7 +170,7 @@ def test_model_resolution(tmp_path: Path) -> None:
     registry = load_registry()
     assert registry.model("org/name").source == "hub"
     (tmp_path / "ckpt").mkdir()
-    with pytest.raises(ConfigError, match="no config.json"):
+    with pytest.raises(ConfigError, match=r"no config\.json"):
         registry.model(str(tmp_path / "ckpt"))
     (tmp_path / "ckpt" / "config.json").write_text("{}")
     assert registry.model(str(tmp_path / "ckpt")).source == "local"

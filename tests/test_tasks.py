@@ -45,7 +45,10 @@ def test_pair_classification_encodes_prefix_and_decodes_labels(spec: ModelSpec) 
     task = load_registry().targets["xnli"]
     kind = task_kind(task)
     tokenizer = load_tokenizer(spec)
-    examples = [PairExample("the cat", "der Hund", "neutral"), PairExample("a house", "une maison", None)]
+    examples = [
+        PairExample("the cat", "der Hund", "neutral"),
+        PairExample("a house", "une maison", None),
+    ]
     features = kind.encode(examples, tokenizer, EncodeSettings(max_length=16, prefix="query: "))
     assert features[0]["labels"] == task.labels.index("neutral")
     assert "labels" not in features[1]
@@ -66,16 +69,26 @@ def test_tagging_labels_first_subword_and_realigns_long_sentences(spec: ModelSpe
     task = load_registry().targets["udpos"]
     kind = task_kind(task)
     tokenizer = load_tokenizer(spec)
-    tokens = tuple("the cat sat on the mat quickly 猫狗坐在垫子上".split()) * 3
+    tokens = tuple(["the", "cat", "sat", "on", "the", "mat", "quickly", "猫狗坐在垫子上"]) * 3
     tags = tuple(task.labels[i % len(task.labels)] for i in range(len(tokens)))
     example = TaggedSentence(tokens, tags)
     features = kind.encode([example], tokenizer, EncodeSettings(max_length=12, prefix="query: "))
     assert len(features) > 1  # cut into several windows
     assert all(len(f["input_ids"]) <= 12 for f in features)
-    labelled = [(w, lab) for f in features for w, lab in zip(f["word_index"], f["labels"], strict=True) if w is not None]
+    labelled = [
+        (w, lab)
+        for f in features
+        for w, lab in zip(f["word_index"], f["labels"], strict=True)
+        if w is not None
+    ]
     assert [w for w, _ in labelled] == list(range(len(tokens)))  # each word labelled exactly once
     assert [task.labels[lab] for _, lab in labelled] == list(tags)
-    assert all(lab == IGNORE_INDEX for f in features for w, lab in zip(f["word_index"], f["labels"], strict=True) if w is None)
+    assert all(
+        lab == IGNORE_INDEX
+        for f in features
+        for w, lab in zip(f["word_index"], f["labels"], strict=True)
+        if w is None
+    )
     # decoding: logits that put the gold tag first give the gold sequence back, token for token
     outputs = []
     for f in features:
@@ -91,18 +104,25 @@ def test_tagging_labels_first_subword_and_realigns_long_sentences(spec: ModelSpe
 
 def test_ccg_like_tagging_learns_its_label_set_from_training_data() -> None:
     task = load_registry().intermediates["ccg"]
-    kind = task_kind(task, [TaggedSentence(("a", "b"), ("NP/N", "N")), TaggedSentence(("c",), ("S\\NP",))])
+    kind = task_kind(
+        task, [TaggedSentence(("a", "b"), ("NP/N", "N")), TaggedSentence(("c",), ("S\\NP",))]
+    )
     assert kind.labels == ("N", "NP/N", "S\\NP")
 
 
 def _separable(n: int, seed: int) -> list[PairExample]:
     rng = random.Random(seed)
-    positive, negative = "the cat sat on the mat".split(), "der Hund ist groß rot".split()
+    positive, negative = (
+        ["the", "cat", "sat", "on", "the", "mat"],
+        ["der", "Hund", "ist", "groß", "rot"],
+    )
     out = []
     for _ in range(n):
         label = rng.choice(["0", "1"])
         words = positive if label == "1" else negative
-        out.append(PairExample(" ".join(rng.sample(words, 3)), " ".join(rng.sample(words, 2)), label))
+        out.append(
+            PairExample(" ".join(rng.sample(words, 3)), " ".join(rng.sample(words, 2)), label)
+        )
     return out
 
 
@@ -118,12 +138,20 @@ def test_training_learns_a_separable_task_and_restores_the_best_weights(spec: Mo
 
     def dev_accuracy(m: torch.nn.Module) -> float:
         outputs = predict_outputs(m, kind, dev_features, tokenizer.pad_token_id, 16)
-        return kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples, "en")["accuracy"]
+        return kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples, "en")[
+            "accuracy"
+        ]
 
     before = dev_accuracy(model)
-    outcome = train(model, kind, train_features, tokenizer.pad_token_id,
-                    TrainSettings(lr=3e-3, epochs=4, batch_size=8, warmup=0.0, eval_every=4),
-                    dev_accuracy, log=lambda _: None)
+    outcome = train(
+        model,
+        kind,
+        train_features,
+        tokenizer.pad_token_id,
+        TrainSettings(lr=3e-3, epochs=4, batch_size=8, warmup=0.0, eval_every=4),
+        dev_accuracy,
+        log=lambda _: None,
+    )
     assert outcome.steps == 32
     assert outcome.best_score == max(h["dev"] for h in outcome.history)
     assert dev_accuracy(model) == outcome.best_score  # best weights restored
@@ -137,8 +165,14 @@ def test_frozen_embeddings_do_not_change(spec: ModelSpec) -> None:
     model = load_model(spec, kind.auto_class, **kind.model_kwargs())
     embeddings = model.get_input_embeddings().weight.detach().clone()
     features = kind.encode(_separable(16, 2), tokenizer, EncodeSettings(max_length=32))
-    train(model, kind, features, tokenizer.pad_token_id,
-          TrainSettings(lr=1e-2, epochs=1, batch_size=8, freeze_embeddings=True), log=lambda _: None)
+    train(
+        model,
+        kind,
+        features,
+        tokenizer.pad_token_id,
+        TrainSettings(lr=1e-2, epochs=1, batch_size=8, freeze_embeddings=True),
+        log=lambda _: None,
+    )
     assert torch.equal(model.get_input_embeddings().weight, embeddings)
 
 

@@ -10,10 +10,84 @@ import random
 from pathlib import Path
 
 WORDS = {
-    "en": "the cat dog sat on mat a house is big small red blue run walks talks quickly river city query: , . ?".split(),
-    "de": "der die das Katze Hund sitzt auf Matte ein Haus ist groß klein rot blau läuft Stadt Fluss".split(),
-    "fr": "le la les chat chien assis sur tapis une maison est grand petit rouge bleu court ville".split(),
-    "ru": "кошка собака сидит на коврике дом большой маленький красный синий город река".split(),
+    "en": [
+        "the",
+        "cat",
+        "dog",
+        "sat",
+        "on",
+        "mat",
+        "a",
+        "house",
+        "is",
+        "big",
+        "small",
+        "red",
+        "blue",
+        "run",
+        "walks",
+        "talks",
+        "quickly",
+        "river",
+        "city",
+        "query:",
+        ",",
+        ".",
+        "?",
+    ],
+    "de": [
+        "der",
+        "die",
+        "das",
+        "Katze",
+        "Hund",
+        "sitzt",
+        "auf",
+        "Matte",
+        "ein",
+        "Haus",
+        "ist",
+        "groß",
+        "klein",
+        "rot",
+        "blau",
+        "läuft",
+        "Stadt",
+        "Fluss",
+    ],
+    "fr": [
+        "le",
+        "la",
+        "les",
+        "chat",
+        "chien",
+        "assis",
+        "sur",
+        "tapis",
+        "une",
+        "maison",
+        "est",
+        "grand",
+        "petit",
+        "rouge",
+        "bleu",
+        "court",
+        "ville",
+    ],
+    "ru": [
+        "кошка",
+        "собака",
+        "сидит",
+        "на",
+        "коврике",
+        "дом",
+        "большой",
+        "маленький",
+        "красный",
+        "синий",
+        "город",
+        "река",
+    ],
     "zh": list("猫狗坐在垫子上房子很大小红蓝色城市河流"),
 }
 
@@ -49,7 +123,9 @@ def build_tiny_model(folder: Path, hidden: int = 32, layers: int = 2) -> Path:
     pieces = spm.SentencePieceProcessor(model_file=str(folder / "spm.model"))
     # XLM-R's id layout: four specials, the SentencePiece pieces, then <mask>
     vocab = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
-    vocab += [(pieces.id_to_piece(i), pieces.get_score(i)) for i in range(3, pieces.get_piece_size())]
+    vocab += [
+        (pieces.id_to_piece(i), pieces.get_score(i)) for i in range(3, pieces.get_piece_size())
+    ]
     vocab.append(("<mask>", 0.0))
     tokenizer = XLMRobertaTokenizer(vocab=vocab)
     tokenizer.save_pretrained(folder)

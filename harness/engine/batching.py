@@ -17,7 +17,9 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def training_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, pool: int = 32) -> list[list[int]]:
+def training_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, pool: int = 32
+) -> list[list[int]]:
     """One shuffled epoch of batches, length-grouped within pools of ``pool`` batches."""
     order = list(range(len(lengths)))
     rng.shuffle(order)

@@ -25,7 +25,10 @@ def predict_outputs(
     model.eval()
     device = torch.device(device)
     lengths = [len(f["input_ids"]) for f in features]
-    with torch.inference_mode(), torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None),
+    ):
         for indices in length_sorted_batches(lengths, batch_size):
             batch = kind.collate([features[i] for i in indices], pad_id)
             batch.pop("labels", None)

@@ -73,7 +73,9 @@ def train(
     if not features:
         raise ValueError("no training examples")
     set_seed(settings.seed)
-    accelerator = Accelerator(mixed_precision=settings.precision, gradient_accumulation_steps=settings.grad_accum)
+    accelerator = Accelerator(
+        mixed_precision=settings.precision, gradient_accumulation_steps=settings.grad_accum
+    )
     if settings.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
 
@@ -85,7 +87,9 @@ def train(
     total_steps = max(1, math.ceil(total_batches / settings.grad_accum))
 
     optimiser = _optimiser(model, settings)
-    schedule = get_linear_schedule_with_warmup(optimiser, int(settings.warmup * total_steps), total_steps)
+    schedule = get_linear_schedule_with_warmup(
+        optimiser, int(settings.warmup * total_steps), total_steps
+    )
     # frozen weights never change, so the best-state copy skips them
     frozen = {name for name, param in model.named_parameters() if not param.requires_grad}
     model, optimiser, schedule = accelerator.prepare(model, optimiser, schedule)
@@ -104,7 +108,9 @@ def train(
         if outcome.best_score is None or score > outcome.best_score:
             outcome.best_score, outcome.best_step = score, outcome.steps
             state = accelerator.unwrap_model(model).state_dict()
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in state.items() if k not in frozen}
+            best_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in state.items() if k not in frozen
+            }
 
     done = 0
     model.train()
@@ -137,4 +143,3 @@ def train(
     if best_state is not None:
         unwrapped.load_state_dict(best_state, strict=False)
     return outcome
-

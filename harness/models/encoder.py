@@ -32,7 +32,9 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     try:
         return AutoTokenizer.from_pretrained(location, revision=spec.revision)
     except OSError as err:
-        raise ConfigError(f"model {spec.name}: cannot load its tokenizer from {location}: {err}") from None
+        raise ConfigError(
+            f"model {spec.name}: cannot load its tokenizer from {location}: {err}"
+        ) from None
 
 
 def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
@@ -50,6 +52,8 @@ def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
             warnings.simplefilter("ignore")
             return cls.from_pretrained(location, revision=spec.revision, **head)
     except OSError as err:
-        raise ConfigError(f"model {spec.name}: cannot load weights from {location}: {err}") from None
+        raise ConfigError(
+            f"model {spec.name}: cannot load weights from {location}: {err}"
+        ) from None
     finally:
         hf_logging.set_verbosity(level)

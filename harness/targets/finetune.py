@@ -52,9 +52,13 @@ class TrainedTarget:
         self.log = log
         self.hp = options.hyperparameters(task)
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}
-        self.languages = [lang for lang in task.languages if not options.languages or lang in options.languages]
+        self.languages = [
+            lang for lang in task.languages if not options.languages or lang in options.languages
+        ]
         if not self.languages:
-            raise HarnessError(f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it")
+            raise HarnessError(
+                f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it"
+            )
 
     def settings(self) -> dict[str, Any]:
         """What the result depends on (besides data content); hashed to decide resume."""
@@ -84,21 +88,34 @@ class TrainedTarget:
         if self.splits["dev"] == self.splits["train"]:
             holdout = min(o.dev_holdout, len(pool) // 5)
             dev, pool = pool[:holdout], pool[holdout:]
-            dev_info = {"split": self.splits["dev"], "lang": en, "origin": train_data.origin, "held_out_from_train": True, "examples": len(dev)}
-            self.log(f"{task.name}: train and dev share split {self.splits['train']!r}: {len(dev)} examples held out for model selection")
+            dev_info = {
+                "split": self.splits["dev"],
+                "lang": en,
+                "origin": train_data.origin,
+                "held_out_from_train": True,
+                "examples": len(dev),
+            }
+            self.log(
+                f"{task.name}: train and dev share split {self.splits['train']!r}: {len(dev)} examples held out for model selection"
+            )
         else:
             dev_data = read_split(task, self.splits["dev"], en, o.data_dir)
             dev = _sample(dev_data.examples, o.limit, o.seed)
             dev_info = _describe(dev_data, self.splits["dev"], en, len(dev))
         train_examples = pool[: o.train_limit] if o.train_limit else pool
-        info = {"train": _describe(train_data, self.splits["train"], en, len(train_examples)), "dev": dev_info}
+        info = {
+            "train": _describe(train_data, self.splits["train"], en, len(train_examples)),
+            "dev": dev_info,
+        }
         return train_examples, dev, info
 
     def run(self, store_predictions: Callable[[str, list[Any]], None]) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
         tokenizer = load_tokenizer(o.model)
-        encode = EncodeSettings(max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"])
+        encode = EncodeSettings(
+            max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"]
+        )
         train_examples, dev_examples, data_info = self._english()
         kind: TaskKind = task_kind(task, train_examples)
         model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
@@ -106,10 +123,20 @@ class TrainedTarget:
         dev_features = kind.encode(dev_examples, tokenizer, encode)
 
         def dev_score(m: Any) -> float:
-            outputs = predict_outputs(m, kind, dev_features, pad_id, hp["eval_batch_size"], _device(m))
-            return kind.primary(kind.score(kind.decode(outputs, dev_features, dev_examples), dev_examples, task.train_language))
+            outputs = predict_outputs(
+                m, kind, dev_features, pad_id, hp["eval_batch_size"], _device(m)
+            )
+            return kind.primary(
+                kind.score(
+                    kind.decode(outputs, dev_features, dev_examples),
+                    dev_examples,
+                    task.train_language,
+                )
+            )
 
-        self.log(f"{task.name}: training on {len(train_examples)} English examples ({self.splits['train']} split)")
+        self.log(
+            f"{task.name}: training on {len(train_examples)} English examples ({self.splits['train']} split)"
+        )
         settings = TrainSettings(
             lr=hp["lr"],
             epochs=hp["epochs"],
@@ -122,7 +149,15 @@ class TrainedTarget:
             precision=o.precision,
             freeze_embeddings=o.freeze_embeddings,
         )
-        outcome = train(model, kind, kind.encode(train_examples, tokenizer, encode), pad_id, settings, dev_score, self.log)
+        outcome = train(
+            model,
+            kind,
+            kind.encode(train_examples, tokenizer, encode),
+            pad_id,
+            settings,
+            dev_score,
+            self.log,
+        )
         train_seconds = time.time() - started
         if o.save_model:
             folder = o.output / "checkpoints" / task.name
@@ -141,17 +176,25 @@ class TrainedTarget:
                 continue
             examples = list(data.examples[: o.limit] if o.limit else data.examples)
             features = kind.encode(examples, tokenizer, encode)
-            outputs = predict_outputs(model, kind, features, pad_id, hp["eval_batch_size"], _device(model))
+            outputs = predict_outputs(
+                model, kind, features, pad_id, hp["eval_batch_size"], _device(model)
+            )
             predictions = kind.decode(outputs, features, examples)
             store_predictions(lang, [kind.serialise(p) for p in predictions])
             evaluated[lang] = _describe(data, self.splits["eval"], lang, len(examples))
             if kind.has_gold(examples):
-                languages[lang] = kind.score(predictions, examples, lang) | {"examples": len(examples)}
+                languages[lang] = kind.score(predictions, examples, lang) | {
+                    "examples": len(examples)
+                }
             else:
-                gaps.append(f"{lang}: no gold labels in the {self.splits['eval']} split: predictions saved, no score")
+                gaps.append(
+                    f"{lang}: no gold labels in the {self.splits['eval']} split: predictions saved, no score"
+                )
                 self.log(f"{task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")
         if not evaluated:
-            raise HarnessError(f"{task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps))
+            raise HarnessError(
+                f"{task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps)
+            )
         scores = [kind.primary(m) for m in languages.values()]
         return {
             "kind": task.kind,

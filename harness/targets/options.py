@@ -45,7 +45,9 @@ class EvalOptions:
     pooling: str | None = None  # retrieval: mean or first (None: the model's default)
 
     def hyperparameters(self, task: TaskSpec) -> dict[str, Any]:
-        merged = FALLBACK | task.defaults | {k: v for k, v in self.overrides.items() if v is not None}
+        merged = (
+            FALLBACK | task.defaults | {k: v for k, v in self.overrides.items() if v is not None}
+        )
         return {k: HYPERPARAMETERS[k](v) for k, v in merged.items()}
 
     def split(self, task: TaskSpec, role: str) -> str:

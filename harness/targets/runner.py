@@ -37,11 +37,21 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> di
             log(f"{task.name}: already finished in {store.results_path} (same settings): reused")
             continue
 
-        def save_predictions(lang: str, rows: list[Any], task: TaskSpec = task, split: str = stage.splits["eval"]) -> None:
+        def save_predictions(
+            lang: str, rows: list[Any], task: TaskSpec = task, split: str = stage.splits["eval"]
+        ) -> None:
             store.put_predictions(task.name, lang, split, rows)
 
         block = stage.run(save_predictions)
-        store.put(task.name, {"config_hash": digest, "settings": settings, "task_languages": list(task.languages), **block})
+        store.put(
+            task.name,
+            {
+                "config_hash": digest,
+                "settings": settings,
+                "task_languages": list(task.languages),
+                **block,
+            },
+        )
     store.update(**_rollup(store.data["results"]))
     return store.data
 
@@ -51,7 +61,11 @@ def _rollup(results: dict[str, Any]) -> dict[str, Any]:
     says where that falls short of the full benchmark (offline data, ``--languages``)."""
     from harness.metrics.xtreme_score import TASK_METRICS, rollup
 
-    xtreme = {name: block["languages"] for name, block in results.items() if name in TASK_METRICS and block["languages"]}
+    xtreme = {
+        name: block["languages"]
+        for name, block in results.items()
+        if name in TASK_METRICS and block["languages"]
+    }
     summary = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
     missing = {
         name: [lang for lang in block["task_languages"] if lang not in block["languages"]]

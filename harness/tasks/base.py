@@ -63,7 +63,9 @@ class TaskKind(ABC):
         }
 
     @abstractmethod
-    def encode(self, examples: Sequence[Any], tokenizer: Any, settings: EncodeSettings) -> list[Feature]:
+    def encode(
+        self, examples: Sequence[Any], tokenizer: Any, settings: EncodeSettings
+    ) -> list[Feature]:
         """Tokenise examples; every feature carries ``example_index`` and, with gold, ``labels``."""
 
     def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, torch.Tensor]:
@@ -87,11 +89,15 @@ class TaskKind(ABC):
         return list(outputs.logits.float().cpu().numpy())
 
     @abstractmethod
-    def decode(self, outputs: Sequence[Any], features: Sequence[Feature], examples: Sequence[Any]) -> list[Any]:
+    def decode(
+        self, outputs: Sequence[Any], features: Sequence[Feature], examples: Sequence[Any]
+    ) -> list[Any]:
         """One prediction per example, from the per-feature outputs."""
 
     @abstractmethod
-    def score(self, predictions: Sequence[Any], examples: Sequence[Any], lang: str) -> dict[str, float]:
+    def score(
+        self, predictions: Sequence[Any], examples: Sequence[Any], lang: str
+    ) -> dict[str, float]:
         """Metrics (percentages) of predictions against the examples' gold (``lang`` for
         language-aware metrics such as MLQA's)."""
 

@@ -16,7 +16,9 @@ class PairClassification(TaskKind):
     name = "pair_classification"
     auto_class = "AutoModelForSequenceClassification"
 
-    def encode(self, examples: Sequence[PairExample], tokenizer: Any, settings: EncodeSettings) -> list[Feature]:
+    def encode(
+        self, examples: Sequence[PairExample], tokenizer: Any, settings: EncodeSettings
+    ) -> list[Feature]:
         encoded = tokenizer(
             [settings.prefix + e.text_a for e in examples],
             [e.text_b for e in examples],
@@ -32,13 +34,20 @@ class PairClassification(TaskKind):
             features.append(feature)
         return features
 
-    def decode(self, outputs: Sequence[np.ndarray], features: Sequence[Feature], examples: Sequence[PairExample]) -> list[str]:
+    def decode(
+        self,
+        outputs: Sequence[np.ndarray],
+        features: Sequence[Feature],
+        examples: Sequence[PairExample],
+    ) -> list[str]:
         predictions: list[str] = [""] * len(examples)
         for logits, feature in zip(outputs, features, strict=True):
             predictions[feature["example_index"]] = self.labels[int(np.argmax(logits))]
         return predictions
 
-    def score(self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str) -> dict[str, float]:
+    def score(
+        self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str
+    ) -> dict[str, float]:
         # QQP reports F1 of its positive (last) label beside accuracy
         positive = self.labels[-1] if self.task.metric == "accuracy_f1" else None
         return classification_scores(predictions, [e.label for e in examples], positive)

@@ -35,10 +35,14 @@ class Tagging(TaskKind):
             return task.labels
         return tuple(sorted({tag for sentence in train_examples for tag in sentence.tags or ()}))
 
-    def encode(self, examples: Sequence[TaggedSentence], tokenizer: Any, settings: EncodeSettings) -> list[Feature]:
+    def encode(
+        self, examples: Sequence[TaggedSentence], tokenizer: Any, settings: EncodeSettings
+    ) -> list[Feature]:
         prefix = settings.prefix.split()
         encoded = tokenizer(
-            [prefix + list(e.tokens) for e in examples], is_split_into_words=True, add_special_tokens=False
+            [prefix + list(e.tokens) for e in examples],
+            is_split_into_words=True,
+            add_special_tokens=False,
         )
         room = settings.max_length - 2  # [CLS] ... [SEP]
         features: list[Feature] = []
@@ -47,8 +51,10 @@ class Tagging(TaskKind):
             # word index per sub-word, relative to the sentence (prefix words are negative)
             words = [None if w is None else w - len(prefix) for w in encoded.word_ids(i)]
             for start, end in _windows(words, room):
-                firsts = [w if w is not None and w >= 0 and (j == 0 or words[j - 1] != w) else None
-                          for j, w in zip(range(start, end), words[start:end], strict=True)]
+                firsts = [
+                    w if w is not None and w >= 0 and (j == 0 or words[j - 1] != w) else None
+                    for j, w in zip(range(start, end), words[start:end], strict=True)
+                ]
                 feature: Feature = {
                     "input_ids": [tokenizer.cls_token_id, *ids[start:end], tokenizer.sep_token_id],
                     "attention_mask": [1] * (end - start + 2),
@@ -56,8 +62,10 @@ class Tagging(TaskKind):
                     "word_index": [None, *firsts, None],
                 }
                 if example.tags is not None:
-                    feature["labels"] = [IGNORE_INDEX if w is None else self.label_index[example.tags[w]]
-                                         for w in feature["word_index"]]
+                    feature["labels"] = [
+                        IGNORE_INDEX if w is None else self.label_index[example.tags[w]]
+                        for w in feature["word_index"]
+                    ]
                 features.append(feature)
         return features
 
@@ -69,8 +77,12 @@ class Tagging(TaskKind):
         lengths = batch["attention_mask"].sum(dim=1).tolist()
         return [row[:n] for row, n in zip(logits, lengths, strict=True)]
 
-    def decode(self, outputs: Sequence[np.ndarray], features: Sequence[Feature],
-               examples: Sequence[TaggedSentence]) -> list[list[str]]:
+    def decode(
+        self,
+        outputs: Sequence[np.ndarray],
+        features: Sequence[Feature],
+        examples: Sequence[TaggedSentence],
+    ) -> list[list[str]]:
         # a word with no sub-word at all (rare: text the tokenizer normalises away) gets
         # the first label, so alignment with the gold tokens always holds
         predictions = [[self.labels[0]] * len(e.tokens) for e in examples]
@@ -81,8 +93,9 @@ class Tagging(TaskKind):
                     tags[word] = self.labels[int(np.argmax(logits[position]))]
         return predictions
 
-    def score(self, predictions: Sequence[Sequence[str]], examples: Sequence[TaggedSentence],
-              lang: str) -> dict[str, float]:
+    def score(
+        self, predictions: Sequence[Sequence[str]], examples: Sequence[TaggedSentence], lang: str
+    ) -> dict[str, float]:
         return tagging_scores(predictions, [e.tags or () for e in examples])
 
     def has_gold(self, examples: Sequence[TaggedSentence]) -> bool:

@@ -1,0 +1,1 @@
+"""Encoders harness evaluates: hub, local and the offline e5-small."""

@@ -1,0 +1,188 @@
+"""The target stage for retrieval (Tatoeba, BUCC): no training, the encoder as it is.
+
+Sentences are de-duplicated and each distinct sentence embedded once, with the layer
+and pooling recorded in the results. Tatoeba scores top-1 accuracy xx -> en (en -> xx
+beside it); BUCC mines with the ratio margin, tunes its threshold on dev gold and
+applies that threshold to test, where no gold is public.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from harness.data import SplitData, fingerprint, read_split
+from harness.errors import DataError, HarnessError
+from harness.metrics.retrieval import (
+    KnnSearch,
+    apply_threshold,
+    mine_candidates,
+    pair_scores,
+    tatoeba_scores,
+    tune_threshold,
+)
+from harness.models.embed import EmbedSettings, embed_unique
+from harness.models.encoder import load_model, load_tokenizer
+from harness.specs import TaskSpec
+from harness.targets.options import EvalOptions
+
+Log = Callable[[str], None]
+
+
+def _origin(data: SplitData, split: str, lang: str) -> dict[str, Any]:
+    return {
+        "split": split,
+        "lang": lang,
+        "origin": data.origin,
+        "fingerprint": fingerprint(data.files) if data.files else None,
+    }
+
+
+class RetrievalTarget:
+    def __init__(self, task: TaskSpec, options: EvalOptions, log: Log):
+        self.task = task
+        self.options = options
+        self.log = log
+        self.splits = {role: options.split(task, role) for role in ("dev", "eval")}
+        self.languages = [
+            lang for lang in task.languages if not options.languages or lang in options.languages
+        ]
+        if not self.languages:
+            raise HarnessError(
+                f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it"
+            )
+        hp = options.hyperparameters(task)
+        model = options.model
+        self.embed = EmbedSettings(
+            layer=model.layer if options.layer is None else options.layer,
+            pooling=options.pooling or model.pooling,
+            prefix=model.input_prefix,
+            max_length=hp["max_length"],
+            batch_size=hp["eval_batch_size"],
+        )
+        self.k = int(task.retrieval.get("k", 4))
+        self.search = KnnSearch()
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "task": self.task.name,
+            "kind": self.task.kind,
+            "model": self.options.model.name,
+            "embedding": asdict(self.embed),
+            "k": self.k,
+            "splits": self.splits,
+            "languages": self.languages,
+            "limit": self.options.limit,
+        }
+
+    def run(self, store_predictions: Callable[[str, list[Any]], None]) -> dict[str, Any]:
+        started = time.time()
+        tokenizer = load_tokenizer(self.options.model)
+        model = load_model(self.options.model, "AutoModel")
+        languages: dict[str, Any] = {}
+        used: dict[str, Any] = {}
+        gaps: list[str] = []
+        evaluate = self._bucc if self.task.metric == "bucc_f1" else self._tatoeba
+        for lang in self.languages:
+            try:
+                scores, info = evaluate(lang, model, tokenizer, store_predictions, gaps)
+            except DataError as err:
+                gaps.append(f"{lang}: {err}")
+                self.log(f"{self.task.name}/{lang}: skipped: {err}")
+                continue
+            languages[lang], used[lang] = scores, info
+        if not languages:
+            raise HarnessError(
+                f"{self.task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps)
+            )
+        primary = "f1" if self.task.metric == "bucc_f1" else "accuracy"
+        scores = [values[primary] for values in languages.values()]
+        return {
+            "kind": self.task.kind,
+            "group": self.task.group,
+            "metric": self.task.metric,
+            "languages": languages,
+            "score": sum(scores) / len(scores),
+            "embedding": asdict(self.embed),
+            "data": used,
+            "gaps": gaps,
+            "seconds": round(time.time() - started, 1),
+        }
+
+    def _tatoeba(
+        self,
+        lang: str,
+        model: Any,
+        tokenizer: Any,
+        store: Callable[[str, list[Any]], None],
+        gaps: list[str],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        data = read_split(self.task, self.splits["eval"], lang, self.options.data_dir)
+        source = list(
+            data.examples.source[: self.options.limit]
+            if self.options.limit
+            else data.examples.source
+        )
+        target = list(data.examples.target[: len(source)])
+        vectors, rows = embed_unique(model, tokenizer, source + target, self.embed)
+        src, trg = vectors[rows[: len(source)]], vectors[rows[len(source) :]]
+        forward = tatoeba_scores(src, trg, self.search)
+        backward = tatoeba_scores(trg, src, self.search)
+        store(lang, forward.predictions.tolist())
+        scores = {
+            "accuracy": forward.accuracy,
+            "accuracy_en_to_xx": backward.accuracy,
+            "examples": len(source),
+        }
+        return scores, _origin(data, self.splits["eval"], lang) | {"examples": len(source)}
+
+    def _mine(self, data: SplitData, model: Any, tokenizer: Any) -> list[Any]:
+        corpus = data.examples
+        src_ids, trg_ids = list(corpus.source), list(corpus.target)
+        texts = [corpus.source[i] for i in src_ids] + [corpus.target[i] for i in trg_ids]
+        vectors, rows = embed_unique(model, tokenizer, texts, self.embed)
+        src_rows, trg_rows = rows[: len(src_ids)], rows[len(src_ids) :]
+        # one vector block per side, indexed by each side's distinct rows
+        src_unique = sorted(set(src_rows))
+        trg_unique = sorted(set(trg_rows))
+        src_pos = {r: i for i, r in enumerate(src_unique)}
+        trg_pos = {r: i for i, r in enumerate(trg_unique)}
+        return mine_candidates(
+            vectors[src_unique],
+            {sid: src_pos[r] for sid, r in zip(src_ids, src_rows, strict=True)},
+            vectors[trg_unique],
+            {tid: trg_pos[r] for tid, r in zip(trg_ids, trg_rows, strict=True)},
+            k=self.k,
+            search=self.search,
+        )
+
+    def _bucc(
+        self,
+        lang: str,
+        model: Any,
+        tokenizer: Any,
+        store: Callable[[str, list[Any]], None],
+        gaps: list[str],
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        dev = read_split(self.task, self.splits["dev"], lang, self.options.data_dir)
+        if not dev.examples.gold:
+            raise DataError(dev.origin, "the dev split has no gold pairs to tune the threshold on")
+        candidates = self._mine(dev, model, tokenizer)
+        tuned = tune_threshold(candidates, dev.examples.gold)
+        scores = pair_scores(apply_threshold(candidates, tuned.threshold), dev.examples.gold)
+        scores |= {"threshold": tuned.threshold, "examples": len(dev.examples.source)}
+        info = {"dev": _origin(dev, self.splits["dev"], lang)}
+        try:
+            test = read_split(self.task, self.splits["eval"], lang, self.options.data_dir)
+        except DataError as err:
+            gaps.append(
+                f"{lang}: no {self.splits['eval']} split ({err}): scored on dev, no test predictions"
+            )
+            self.log(f"{self.task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")
+            return scores, info
+        pairs = apply_threshold(self._mine(test, model, tokenizer), tuned.threshold)
+        store(lang, [list(p) for p in pairs])
+        info["eval"] = _origin(test, self.splits["eval"], lang)
+        return scores, info
