@@ -76,3 +76,12 @@ class MiningCorpus:
 
 
 Example = PairExample | TaggedSentence | QAExample | ChoiceExample
+
+
+def has_gold(example: Example) -> bool:
+    """Whether an example carries its answer (hub sets mark unlabelled rows, e.g. SNLI's -1)."""
+    if isinstance(example, TaggedSentence):
+        return example.tags is not None
+    if isinstance(example, QAExample):
+        return bool(example.answers)
+    return example.label is not None

