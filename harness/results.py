@@ -121,8 +121,9 @@ class RunStore:
         self.data.setdefault("results", {})[task] = block
         self.save()
 
-    def put_predictions(self, task: str, lang: str, split: str, rows: list[Any]) -> None:
-        write_jsonl(self.root / "predictions" / task / f"{split}-{lang}.jsonl", rows)
+    def put_predictions(self, task: str, name: str, rows: list[Any]) -> None:
+        """Per-example predictions of one task on one split and language (``name``: "test-de")."""
+        write_jsonl(self.root / "predictions" / task / f"{name}.jsonl", rows)
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)

@@ -151,26 +151,27 @@ class DataSource:
 @dataclass(frozen=True)
 class SplitSpec:
     """One split: a local source and/or a hub source (local wins when its file exists),
-    or a pool of such pairs read and concatenated (ANLI+)."""
+    or a pool of such pairs read and concatenated (ANLI+). ``fallback`` names another
+    split of the same task to read when this one cannot be had (offline, say), so a
+    run goes on and records what it used."""
 
     local: DataSource | None = None
     hub: DataSource | None = None
     pool: tuple[SplitSpec, ...] = ()
+    fallback: str | None = None
 
     @classmethod
     def parse(cls, raw: Any, source: str, where: str) -> SplitSpec:
-        f = _Fields(raw, source, where, {"local", "hub", "pool"})
+        f = _Fields(raw, source, where, {"local", "hub", "pool", "fallback"})
+        fallback = f.get("fallback", str, None)
         if "pool" in raw:
-            if set(raw) != {"pool"}:
+            if set(raw) - {"pool", "fallback"}:
                 raise f.error("pool", "a pool cannot be combined with local or hub")
             members = f.get("pool", list)
             if not members:
                 raise f.error("pool", "expected at least one member")
-            return cls(
-                pool=tuple(
-                    cls.parse(m, source, f"{where}.pool[{i}]") for i, m in enumerate(members)
-                )
-            )
+            pool = tuple(cls.parse(m, source, f"{where}.pool[{i}]") for i, m in enumerate(members))
+            return cls(pool=pool, fallback=fallback)
         local = raw.get("local")
         hub = raw.get("hub")
         if local is None and hub is None:
@@ -178,6 +179,7 @@ class SplitSpec:
         return cls(
             local=DataSource.parse(local, "local", source, f"{where}.local") if local else None,
             hub=DataSource.parse(hub, "hub", source, f"{where}.hub") if hub else None,
+            fallback=fallback,
         )
 
 
@@ -226,6 +228,11 @@ class TaskSpec:
             str(split): SplitSpec.parse(v, source, f"{where}.data.{split}")
             for split, v in data_raw.items()
         }
+        for split, spec in data.items():
+            if spec.fallback is not None and (spec.fallback not in data or spec.fallback == split):
+                raise f.error(
+                    f"data.{split}.fallback", f"expected another split of {name}: {', '.join(data)}"
+                )
         labels = f.strings("labels", ())
         if kind == "pair_classification" and not labels:
             raise f.error("labels", "a pair_classification task needs its label set")

@@ -11,7 +11,27 @@ from click.testing import CliRunner
 
 from harness.cli import main
 
-WORDS = "the cat dog sat on mat a house is big small red blue der Hund ist groß le chat".split()
+WORDS = [
+    "the",
+    "cat",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "a",
+    "house",
+    "is",
+    "big",
+    "small",
+    "red",
+    "blue",
+    "der",
+    "Hund",
+    "ist",
+    "groß",
+    "le",
+    "chat",
+]
 
 
 def _sentence(rng: random.Random) -> str:
@@ -88,17 +108,36 @@ def test_eval_trains_on_english_and_scores_every_language(
     assert code == 0 and "already finished" in output
 
 
-def test_eval_without_gold_saves_predictions_only(
+def test_eval_split_without_gold_saves_predictions_only(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
     code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
-                       "--train-split", "dev", "--languages", "en,de", "--epochs", "1", "--output", str(out))  # fmt: skip
+                       "--train-split", "dev", "--eval-split", "test", "--languages", "en,de", "--epochs", "1",
+                       "--output", str(out))  # fmt: skip
     assert code == 0, output
     block = json.loads((out / "results.json").read_text())["results"]["pawsx"]
     assert "de" not in block["languages"]  # test labels are stripped
     assert any("no gold labels" in gap for gap in block["gaps"])
     assert len((out / "predictions" / "pawsx" / "test-de.jsonl").read_text().splitlines()) == 10
+
+
+def test_offline_defaults_fall_back_and_say_so(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    """No English train file: train on dev (held out); unlabelled test: score dev."""
+    out = tmp_path / "run"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+                       "--languages", "en,de", "--epochs", "1", "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    assert "unavailable, using its dev split" in output
+    assert "scoring the dev split instead" in output
+    block = json.loads((out / "results.json").read_text())["results"]["pawsx"]
+    assert "train-en.tsv" in block["data"]["train"]["note"]
+    assert block["data"]["dev"]["held_out_from_train"] is True
+    assert block["data"]["eval"]["de"]["split"] == "dev"
+    assert block["data"]["eval"]["en"]["held_out_from_train"] is True
+    assert set(block["languages"]) == {"en", "de"}
 
 
 def test_retrieval_targets_need_no_training(
@@ -152,13 +191,13 @@ def test_malformed_row_names_file_and_line(
     assert "dev-en.tsv:61" in output
 
 
-def test_missing_english_train_file_says_what_to_do(
+def test_missing_file_without_fallback_names_the_file(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path
 ) -> None:
-    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "udpos", "--data-dir", str(xtreme_dir),
                        "--output", str(tmp_path / "r"))  # fmt: skip
     assert code == 2
-    assert "train-en.tsv" in output
+    assert "udpos/train-en.tsv" in output and "Traceback" not in output
 
 
 def test_list_and_validate(tmp_path: Path) -> None:

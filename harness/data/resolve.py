@@ -55,6 +55,9 @@ class SplitData:
     examples: list[Example] | Bitext | MiningCorpus
     files: tuple[Path, ...]  # every local file read, for fingerprints; empty for the hub
     origin: str  # "local:xnli/dev-de.tsv", "hub:nyu-mll/glue/mnli:train@REV", or "a + b" for pools
+    note: str = (
+        ""  # set when the split's fallback was read instead: what was missing, what was used
+    )
 
 
 def read_split(task: TaskSpec, split: str, lang: str, data_dir: Path | None) -> SplitData:
@@ -72,6 +75,19 @@ def read_split(task: TaskSpec, split: str, lang: str, data_dir: Path | None) -> 
             f"task {task.name} has no language {lang!r}; its languages: {', '.join(task.languages)}"
         )
     spec = task.data[split]
+    try:
+        return _read_spec(task, spec, split, lang, data_dir)
+    except DataError as err:
+        if spec.fallback is None:
+            raise
+        used = read_split(task, spec.fallback, lang, data_dir)
+        note = f"{task.name} {split} ({lang}) unavailable, using its {spec.fallback} split ({used.origin}): {err}"
+        return SplitData(used.examples, used.files, used.origin, note)
+
+
+def _read_spec(
+    task: TaskSpec, spec: SplitSpec, split: str, lang: str, data_dir: Path | None
+) -> SplitData:
     if not spec.pool:
         return _read_member(task, spec, split, lang, data_dir)
     if task.kind == "retrieval":

@@ -1,8 +1,9 @@
 """The target stage for trained targets: fine-tune on English, predict every language.
 
 Train on the English training split, keep the best weights on English dev, then
-predict each language's evaluation split zero-shot. A language whose file is missing
-is reported in one line and recorded as a gap; the rest goes on.
+predict each language's evaluation split zero-shot. What the run could not have
+(a missing file, a test split without gold, a split read through its fallback) is
+said in one line, recorded in the results, and the rest goes on.
 """
 
 from __future__ import annotations
@@ -21,27 +22,35 @@ from harness.models.encoder import load_model, load_tokenizer
 from harness.specs import TaskSpec
 from harness.targets.options import EvalOptions
 from harness.tasks import task_kind
-from harness.tasks.base import EncodeSettings, TaskKind
+from harness.tasks.base import EncodeSettings
 
 Log = Callable[[str], None]
+Store = Callable[[str, list[Any]], None]
 
 
-def _describe(data: SplitData, split: str, lang: str, used: int) -> dict[str, Any]:
-    return {
+def describe(data: SplitData, split: str, lang: str, used: int) -> dict[str, Any]:
+    """What a result was computed from: split, origin, content fingerprint, sizes."""
+    described = {
         "split": split,
         "lang": lang,
         "origin": data.origin,
         "fingerprint": fingerprint(data.files) if data.files else None,
         "examples": used,
-        "available": len(data.examples),
     }
+    if data.note:
+        described["note"] = data.note
+    return described
 
 
-def _sample(examples: Sequence[Any], limit: int | None, seed: int) -> list[Any]:
-    """A seeded random subset (files are often sorted, so a prefix would be biased)."""
-    if limit is None or limit >= len(examples):
-        return list(examples)
-    return random.Random(seed).sample(list(examples), limit)
+def target_languages(task: TaskSpec, options: EvalOptions) -> list[str]:
+    languages = [
+        lang for lang in task.languages if not options.languages or lang in options.languages
+    ]
+    if not languages:
+        raise HarnessError(
+            f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it"
+        )
+    return languages
 
 
 class TrainedTarget:
@@ -53,13 +62,7 @@ class TrainedTarget:
         self.log = log
         self.hp = options.hyperparameters(task)
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}
-        self.languages = [
-            lang for lang in task.languages if not options.languages or lang in options.languages
-        ]
-        if not self.languages:
-            raise HarnessError(
-                f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it"
-            )
+        self.languages = target_languages(task, options)
 
     def settings(self) -> dict[str, Any]:
         """What the result depends on (besides data content); hashed to decide resume."""
@@ -80,63 +83,89 @@ class TrainedTarget:
             "eval_every": o.eval_every,
         }
 
-    def _english(self) -> tuple[list[Any], list[Any], dict[str, Any]]:
+    def _read(self, role: str, lang: str) -> SplitData:
+        data = read_split(self.task, self.splits[role], lang, self.options.data_dir)
+        if data.note:
+            self.log(data.note)
+        return data
+
+    def _english(self) -> tuple[list[Any], list[Any], dict[str, Any], str]:
+        """Training and model-selection examples, and the training data's origin.
+
+        When dev resolves to the training data itself (offline fallbacks, or the user's
+        choice), examples are held out of training for model selection.
+        """
         task, o = self.task, self.options
         en = task.train_language
-        train_data = read_split(task, self.splits["train"], en, o.data_dir)
+        train_data = self._read("train", en)
         pool = [e for e in train_data.examples if has_gold(e)]
         random.Random(o.seed).shuffle(pool)
-        if self.splits["dev"] == self.splits["train"]:
+        dev_data = (
+            train_data if self.splits["dev"] == self.splits["train"] else self._read("dev", en)
+        )
+        if dev_data.origin == train_data.origin:
             holdout = min(o.dev_holdout, len(pool) // 5)
             dev, pool = pool[:holdout], pool[holdout:]
-            dev_info = {
-                "split": self.splits["dev"],
-                "lang": en,
-                "origin": train_data.origin,
-                "held_out_from_train": True,
-                "examples": len(dev),
+            dev_info = describe(dev_data, self.splits["dev"], en, len(dev)) | {
+                "held_out_from_train": True
             }
             self.log(
-                f"{task.name}: train and dev share split {self.splits['train']!r}: {len(dev)} examples held out for model selection"
+                f"{task.name}: dev is the training data ({train_data.origin}): {len(dev)} examples held out for model selection"
             )
         else:
-            dev_data = read_split(task, self.splits["dev"], en, o.data_dir)
-            dev = _sample(dev_data.examples, o.limit, o.seed)
-            dev_info = _describe(dev_data, self.splits["dev"], en, len(dev))
+            dev = [e for e in dev_data.examples if has_gold(e)]
+            if o.limit and o.limit < len(dev):
+                dev = random.Random(o.seed).sample(dev, o.limit)
+            dev_info = describe(dev_data, self.splits["dev"], en, len(dev))
         train_examples = pool[: o.train_limit] if o.train_limit else pool
         info = {
-            "train": _describe(train_data, self.splits["train"], en, len(train_examples)),
+            "train": describe(train_data, self.splits["train"], en, len(train_examples)),
             "dev": dev_info,
         }
-        return train_examples, dev, info
+        return train_examples, dev, info, train_data.origin
 
-    def run(self, store_predictions: Callable[[str, list[Any]], None]) -> dict[str, Any]:
+    def _evaluation(self, lang: str) -> tuple[SplitData, str]:
+        """The split to score ``lang`` on. Unless the user chose one, a test split without
+        gold (XTREME's public test files) gives way to dev, and the run says so."""
+        data = self._read("eval", lang)
+        split = self.splits["eval"]
+        dev = self.splits["dev"]
+        if (
+            self.options.eval_split is None
+            and dev != split
+            and not all(map(has_gold, data.examples))
+        ):
+            self.log(
+                f"{self.task.name}/{lang}: the {split} split has no gold labels: scoring the {dev} split instead"
+            )
+            return self._read("dev", lang), dev
+        return data, split
+
+    def run(self, store_predictions: Store) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
         tokenizer = load_tokenizer(o.model)
         encode = EncodeSettings(
             max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"]
         )
-        train_examples, dev_examples, data_info = self._english()
-        kind: TaskKind = task_kind(task, train_examples)
+        train_examples, dev_examples, data_info, train_origin = self._english()
+        kind = task_kind(task, train_examples)
         model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
         pad_id = tokenizer.pad_token_id
         dev_features = kind.encode(dev_examples, tokenizer, encode)
 
-        def dev_score(m: Any) -> float:
+        def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:
             outputs = predict_outputs(
-                m, kind, dev_features, pad_id, hp["eval_batch_size"], _device(m)
+                m, kind, features, pad_id, hp["eval_batch_size"], next(m.parameters()).device
             )
-            return kind.primary(
-                kind.score(
-                    kind.decode(outputs, dev_features, dev_examples),
-                    dev_examples,
-                    task.train_language,
-                )
-            )
+            return kind.decode(outputs, features, examples)
+
+        def dev_score(m: Any) -> float:
+            predictions = predict(m, dev_features, dev_examples)
+            return kind.primary(kind.score(predictions, dev_examples, task.train_language))
 
         self.log(
-            f"{task.name}: training on {len(train_examples)} English examples ({self.splits['train']} split)"
+            f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
         )
         settings = TrainSettings(
             lr=hp["lr"],
@@ -150,15 +179,8 @@ class TrainedTarget:
             precision=o.precision,
             freeze_embeddings=o.freeze_embeddings,
         )
-        outcome = train(
-            model,
-            kind,
-            kind.encode(train_examples, tokenizer, encode),
-            pad_id,
-            settings,
-            dev_score,
-            self.log,
-        )
+        train_features = kind.encode(train_examples, tokenizer, encode)
+        outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
         train_seconds = time.time() - started
         if o.save_model:
             folder = o.output / "checkpoints" / task.name
@@ -170,32 +192,32 @@ class TrainedTarget:
         gaps: list[str] = []
         for lang in self.languages:
             try:
-                data = read_split(task, self.splits["eval"], lang, o.data_dir)
+                data, split = self._evaluation(lang)
             except DataError as err:
                 gaps.append(f"{lang}: {err}")
                 self.log(f"{task.name}/{lang}: skipped: {err}")
                 continue
             examples = list(data.examples[: o.limit] if o.limit else data.examples)
-            if lang == task.train_language and self.splits["eval"] == self.splits["train"]:
-                # never score English on what it was trained on: use the held-out examples
+            info = describe(data, split, lang, len(examples))
+            if data.origin == train_origin:
+                # never score a language on what it was trained on: the held-out examples instead
                 examples = dev_examples
-                self.log(f"{task.name}/{lang}: evaluated on the {len(examples)} held-out examples")
-            features = kind.encode(examples, tokenizer, encode)
-            outputs = predict_outputs(
-                model, kind, features, pad_id, hp["eval_batch_size"], _device(model)
-            )
-            predictions = kind.decode(outputs, features, examples)
-            store_predictions(lang, [kind.serialise(p) for p in predictions])
-            evaluated[lang] = _describe(data, self.splits["eval"], lang, len(examples))
-            if kind.has_gold(examples):
+                info |= {"examples": len(examples), "held_out_from_train": True}
+                self.log(
+                    f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
+                )
+            predictions = predict(model, kind.encode(examples, tokenizer, encode), examples)
+            store_predictions(f"{split}-{lang}", [kind.serialise(p) for p in predictions])
+            evaluated[lang] = info
+            if all(map(has_gold, examples)):
                 languages[lang] = kind.score(predictions, examples, lang) | {
                     "examples": len(examples)
                 }
             else:
                 gaps.append(
-                    f"{lang}: no gold labels in the {self.splits['eval']} split: predictions saved, no score"
+                    f"{lang}: no gold labels in the {split} split: predictions saved, no score"
                 )
-                self.log(f"{task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")
+                self.log(f"{task.name}/{gaps[-1]}")
         if not evaluated:
             raise HarnessError(
                 f"{task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps)
@@ -219,7 +241,3 @@ class TrainedTarget:
             "gaps": gaps,
             "seconds": round(time.time() - started, 1),
         }
-
-
-def _device(model: Any) -> Any:
-    return next(model.parameters()).device

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from harness.data import SplitData, fingerprint, read_split
+from harness.data import SplitData, read_split
 from harness.errors import DataError, HarnessError
 from harness.metrics.retrieval import (
     KnnSearch,
@@ -26,18 +26,10 @@ from harness.metrics.retrieval import (
 from harness.models.embed import EmbedSettings, embed_unique
 from harness.models.encoder import load_model, load_tokenizer
 from harness.specs import TaskSpec
+from harness.targets.finetune import describe, target_languages
 from harness.targets.options import EvalOptions
 
 Log = Callable[[str], None]
-
-
-def _origin(data: SplitData, split: str, lang: str) -> dict[str, Any]:
-    return {
-        "split": split,
-        "lang": lang,
-        "origin": data.origin,
-        "fingerprint": fingerprint(data.files) if data.files else None,
-    }
 
 
 class RetrievalTarget:
@@ -46,13 +38,7 @@ class RetrievalTarget:
         self.options = options
         self.log = log
         self.splits = {role: options.split(task, role) for role in ("dev", "eval")}
-        self.languages = [
-            lang for lang in task.languages if not options.languages or lang in options.languages
-        ]
-        if not self.languages:
-            raise HarnessError(
-                f"{task.name}: none of the languages {', '.join(options.languages)} belongs to it"
-            )
+        self.languages = target_languages(task, options)
         hp = options.hyperparameters(task)
         model = options.model
         self.embed = EmbedSettings(
@@ -130,13 +116,13 @@ class RetrievalTarget:
         src, trg = vectors[rows[: len(source)]], vectors[rows[len(source) :]]
         forward = tatoeba_scores(src, trg, self.search)
         backward = tatoeba_scores(trg, src, self.search)
-        store(lang, forward.predictions.tolist())
+        store(f"{self.splits['eval']}-{lang}", forward.predictions.tolist())
         scores = {
             "accuracy": forward.accuracy,
             "accuracy_en_to_xx": backward.accuracy,
             "examples": len(source),
         }
-        return scores, _origin(data, self.splits["eval"], lang) | {"examples": len(source)}
+        return scores, describe(data, self.splits["eval"], lang, len(source))
 
     def _mine(self, data: SplitData, model: Any, tokenizer: Any) -> list[Any]:
         corpus = data.examples
@@ -173,7 +159,7 @@ class RetrievalTarget:
         tuned = tune_threshold(candidates, dev.examples.gold)
         scores = pair_scores(apply_threshold(candidates, tuned.threshold), dev.examples.gold)
         scores |= {"threshold": tuned.threshold, "examples": len(dev.examples.source)}
-        info = {"dev": _origin(dev, self.splits["dev"], lang)}
+        info = {"dev": describe(dev, self.splits["dev"], lang, len(dev.examples.source))}
         try:
             test = read_split(self.task, self.splits["eval"], lang, self.options.data_dir)
         except DataError as err:
@@ -183,6 +169,6 @@ class RetrievalTarget:
             self.log(f"{self.task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")
             return scores, info
         pairs = apply_threshold(self._mine(test, model, tokenizer), tuned.threshold)
-        store(lang, [list(p) for p in pairs])
-        info["eval"] = _origin(test, self.splits["eval"], lang)
+        store(f"{self.splits['eval']}-{lang}", [list(p) for p in pairs])
+        info["eval"] = describe(test, self.splits["eval"], lang, len(test.examples.source))
         return scores, info

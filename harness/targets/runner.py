@@ -37,10 +37,8 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> di
             log(f"{task.name}: already finished in {store.results_path} (same settings): reused")
             continue
 
-        def save_predictions(
-            lang: str, rows: list[Any], task: TaskSpec = task, split: str = stage.splits["eval"]
-        ) -> None:
-            store.put_predictions(task.name, lang, split, rows)
+        def save_predictions(name: str, rows: list[Any], task: TaskSpec = task) -> None:
+            store.put_predictions(task.name, name, rows)
 
         block = stage.run(save_predictions)
         store.put(

@@ -172,7 +172,7 @@ def _capped_questions(
     """Questions cut at a token boundary to at most ``cap`` tokens, and their token counts.
 
     A question that leaves no room for context would make the tokenizer fail outright.
-    Re-tokenising a cut question can, rarely, give more pieces, so cutting repeats.
+    Re-tokenising a cut question can give other pieces, so cutting repeats until it fits.
     """
     questions = list(questions)
     lengths = [0] * len(questions)
@@ -185,7 +185,9 @@ def _capped_questions(
         for i, offsets in zip(pending, encoded["offset_mapping"], strict=True):
             lengths[i] = len(offsets)
             if len(offsets) > cap:
-                questions[i] = questions[i][: offsets[cap - 1][1]]
+                # cut where the first piece past the cap begins; at least one character
+                # goes, so this ends even when pieces share offsets (a lone "▁" does)
+                questions[i] = questions[i][: min(offsets[cap][0], len(questions[i]) - 1)]
                 over.append(i)
         pending = over
     return questions, lengths
