@@ -163,6 +163,12 @@ def _default_output(model: str, targets: str, seed: int) -> Path:
     help="Retrieval: pooling (default: the model's).",
 )
 @click.option(
+    "--cache/--no-cache",
+    default=True,
+    show_default=True,
+    help="Reuse fine-tuned models keyed by model, data and settings (under HARNESS_CACHE).",
+)
+@click.option(
     "--save-model",
     is_flag=True,
     help="Save each fine-tuned target model under OUTPUT/checkpoints/.",
@@ -189,6 +195,7 @@ def eval_command(
     eval_every: int,
     layer: int | None,
     pooling: str | None,
+    cache: bool,
     save_model: bool,
 ) -> None:
     """Fine-tune on English and evaluate zero-shot in every language of each target."""
@@ -232,6 +239,7 @@ def eval_command(
         freeze_embeddings=freeze_embeddings,
         eval_every=eval_every,
         save_model=save_model,
+        cache=cache,
         layer=layer,
         pooling=pooling,
     )

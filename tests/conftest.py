@@ -13,6 +13,14 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def harness_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep fine-tuned-model and e5-small caches out of the user's cache folder."""
+    root = tmp_path_factory.mktemp("harness-cache")
+    os.environ["HARNESS_CACHE"] = str(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_model import build_tiny_model

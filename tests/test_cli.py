@@ -213,3 +213,41 @@ def test_list_and_validate(tmp_path: Path) -> None:
     assert code == 1 and "bad.yaml: targets.xnli.kind" in output
     code, output = run("list", "--registry", str(bad))
     assert code == 2 and "targets.xnli.kind" in output
+
+
+def test_saved_target_model_loads_back_as_model(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+                       "--languages", "en,de", "--epochs", "1", "--save-model", "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    checkpoint = out / "checkpoints" / "pawsx"
+    assert (checkpoint / "config.json").is_file() and (checkpoint / "tokenizer.json").is_file()
+    code, output = run("eval", "--model", str(checkpoint), "--targets", "tatoeba", "--languages", "de",
+                       "--data-dir", str(xtreme_dir), "--output", str(tmp_path / "again"))  # fmt: skip
+    assert code == 0, output
+    data = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert data["config"]["options"]["model"]["source"] == "local"
+    assert data["results"]["tatoeba"]["languages"]["de"]["accuracy"] == 100.0
+
+
+def test_targets_with_the_same_training_share_one_fine_tuning(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    args = ["eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+            "--languages", "en,de", "--epochs", "1", "--seed", "7"]  # fmt: skip
+    code, first = run(*args, "--output", str(tmp_path / "a"))
+    assert code == 0 and "training on" in first
+    code, second = run(*args, "--output", str(tmp_path / "b"))
+    assert code == 0 and "reusing the model fine-tuned" in second and "training on" not in second
+    a, b = (
+        json.loads((tmp_path / r / "results.json").read_text())["results"]["pawsx"] for r in "ab"
+    )
+    assert a["languages"] == b["languages"] and a["training"]["history"] == b["training"]["history"]
+    code, third = run(
+        *args, "--lr", "1e-3", "--output", str(tmp_path / "c")
+    )  # another setting: trains again
+    assert code == 0 and "training on" in third
+    code, fourth = run(*args, "--no-cache", "--output", str(tmp_path / "d"))
+    assert code == 0 and "training on" in fourth

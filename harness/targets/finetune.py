@@ -11,15 +11,17 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from harness.data import SplitData, fingerprint, read_split
 from harness.data.examples import has_gold
 from harness.engine.predict import predict_outputs
-from harness.engine.train import TrainSettings, train
+from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
-from harness.models.encoder import load_model, load_tokenizer
-from harness.specs import TaskSpec
+from harness.models.encoder import load_model, load_tokenizer, model_location
+from harness.models.finetuned import FinetuneCache, cache_root, model_identity
+from harness.specs import ModelSpec, TaskSpec
 from harness.targets.options import EvalOptions
 from harness.tasks import task_kind
 from harness.tasks.base import EncodeSettings
@@ -150,7 +152,6 @@ class TrainedTarget:
         )
         train_examples, dev_examples, data_info, train_origin = self._english()
         kind = task_kind(task, train_examples)
-        model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
         pad_id = tokenizer.pad_token_id
         dev_features = kind.encode(dev_examples, tokenizer, encode)
 
@@ -164,9 +165,6 @@ class TrainedTarget:
             predictions = predict(m, dev_features, dev_examples)
             return kind.primary(kind.score(predictions, dev_examples, task.train_language))
 
-        self.log(
-            f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
-        )
         settings = TrainSettings(
             lr=hp["lr"],
             epochs=hp["epochs"],
@@ -179,8 +177,43 @@ class TrainedTarget:
             precision=o.precision,
             freeze_embeddings=o.freeze_embeddings,
         )
-        train_features = kind.encode(train_examples, tokenizer, encode)
-        outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
+        cache = FinetuneCache(cache_root() if o.cache else None)
+        key = cache.key(
+            {
+                "model": model_identity(o.model, model_location(o.model)),
+                "kind": task.kind,
+                "labels": kind.labels,
+                "metric": task.metric,
+                "encode": asdict(encode),
+                "train": settings.as_dict(),
+                # the data by content, not by split name: targets sharing data share a model
+                "data": {
+                    role: [
+                        info.get(k)
+                        for k in ("origin", "fingerprint", "examples", "held_out_from_train")
+                    ]
+                    for role, info in data_info.items()
+                },
+            }
+        )
+        cached = cache.get(key)
+        if cached is not None:
+            folder, outcome_dict = cached
+            self.log(
+                f"{task.name}: reusing the model fine-tuned on the same data with the same settings ({folder})"
+            )
+            model = load_model(
+                ModelSpec(name=str(folder), source="local", path=str(folder)), kind.auto_class
+            )
+            outcome = TrainOutcome(**outcome_dict)
+        else:
+            self.log(
+                f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
+            )
+            model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
+            train_features = kind.encode(train_examples, tokenizer, encode)
+            outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
+            cache.put(key, model, tokenizer, asdict(outcome))
         train_seconds = time.time() - started
         if o.save_model:
             folder = o.output / "checkpoints" / task.name

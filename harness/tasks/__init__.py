@@ -7,10 +7,12 @@ from typing import Any
 
 from harness.specs import TaskSpec
 from harness.tasks.base import TaskKind
+from harness.tasks.extractive_qa import ExtractiveQA
 from harness.tasks.pair_classification import PairClassification
 from harness.tasks.tagging import Tagging
 
 KINDS: dict[str, type[TaskKind]] = {
+    ExtractiveQA.name: ExtractiveQA,
     PairClassification.name: PairClassification,
     Tagging.name: Tagging,
 }

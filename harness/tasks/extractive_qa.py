@@ -71,7 +71,7 @@ class ExtractiveQA(TaskKind):
         )
         spans = [_answer_span(e) for e in examples]
         unaligned = sum(
-            1 for e, span in zip(examples, spans, strict=True) if e.answers and span is None
+            1 for e, span in zip(examples, spans, strict=True) if _has_gold(e) and span is None
         )
         if unaligned:
             warnings.warn(
@@ -104,7 +104,7 @@ class ExtractiveQA(TaskKind):
                 feature: Feature = {k: encoded[k][j] for k in self.sequence_keys if k in encoded}
                 feature["example_index"] = i
                 feature["offsets"] = offsets
-                if examples[i].answers:
+                if _has_gold(examples[i]):
                     start, end = _token_span(offsets, spans[i])
                     feature["start_positions"], feature["end_positions"] = start, end
                 features.append(feature)
@@ -160,7 +160,7 @@ class ExtractiveQA(TaskKind):
         return (metrics["exact_match"] + metrics["f1"]) / 2
 
     def has_gold(self, examples: Sequence[QAExample]) -> bool:
-        return all(e.answers for e in examples)
+        return all(_has_gold(e) for e in examples)
 
     def serialise(self, prediction: QAPrediction) -> dict[str, str]:
         return {"id": prediction.id, "answer": prediction.text}
@@ -193,6 +193,12 @@ def _capped_questions(
     return questions, lengths
 
 
+def _has_gold(example: QAExample) -> bool:
+    """At least one non-blank answer: files with gold stripped (XTREME's TyDiQA-GoldP
+    dev, its test sets) keep one empty answer per question instead."""
+    return any(a.text.strip() for a in example.answers)
+
+
 def _answer_span(example: QAExample) -> tuple[int, int] | None:
     """Characters of the first answer found at its stated offset, without surrounding
     whitespace; None when no answer is there (or there is none)."""
@@ -213,14 +219,14 @@ def _token_span(offsets: Offsets, span: tuple[int, int] | None) -> tuple[int, in
     begin, end = span
     if not context or offsets[context[0]][0] > begin or offsets[context[-1]][1] < end:
         return 0, 0
-    first = context[0]
     starts = [offsets[t][0] for t in context]
     ends = [offsets[t][1] for t in context]
-    start = bisect_right(starts, begin) - 1  # the last token starting at or before the answer
-    # the first token from there on that reaches the answer's end (a lone "▁" piece may
-    # share the next character's offsets, so it must not come before the start)
-    stop = bisect_left(ends, end, lo=start)
-    return first + start, first + stop
+    # The first piece that ends inside the answer (characters the tokenizer drops, such
+    # as U+200E, belong to no piece), then the last of the pieces sharing its start (a
+    # lone "▁" carries the next character's offsets): where training and decoding agree.
+    start = bisect_right(starts, starts[bisect_right(ends, begin)]) - 1
+    stop = max(bisect_left(starts, end) - 1, start)  # the last piece starting inside it
+    return context[start], context[stop]
 
 
 def _best_span(

@@ -1,0 +1,77 @@
+"""A content-keyed cache of fine-tuned target models.
+
+Targets that train on the same data with the same settings (XQuAD and MLQA both on
+SQuAD; offline, all three QA targets on TyDiQA-GoldP English) fine-tune once. The key
+covers everything training depends on (model identity, data fingerprints, settings,
+seed), so a changed input never meets a stale model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.results import config_hash
+from harness.specs import ModelSpec
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
+
+
+def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
+    """What names the starting weights: the hub id and revision, or the local files' state."""
+    identity: dict[str, Any] = {
+        "source": spec.source,
+        "location": location,
+        "revision": spec.revision,
+    }
+    folder = Path(location)
+    if folder.is_dir():
+        identity["files"] = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.iterdir()
+            if p.is_file()
+        )
+    return identity
+
+
+class FinetuneCache:
+    """Folders ``ROOT/finetuned/KEY`` holding a saved model and its training outcome."""
+
+    def __init__(self, root: Path | None):
+        self.root = root / "finetuned" if root is not None else None
+
+    def key(self, parts: dict[str, Any]) -> str:
+        return config_hash(parts)
+
+    def get(self, key: str) -> tuple[Path, dict[str, Any]] | None:
+        if self.root is None:
+            return None
+        folder = self.root / key
+        outcome = folder / "outcome.json"
+        if not outcome.is_file():
+            return None
+        return folder, json.loads(outcome.read_text(encoding="utf-8"))
+
+    def put(self, key: str, model: Any, tokenizer: Any, outcome: dict[str, Any]) -> None:
+        """Save atomically: a half-written folder is never taken for a finished one."""
+        if self.root is None:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
+        try:
+            model.save_pretrained(scratch)
+            tokenizer.save_pretrained(scratch)
+            (scratch / "outcome.json").write_text(json.dumps(outcome), encoding="utf-8")
+            try:
+                scratch.rename(self.root / key)
+            except OSError:
+                if not (self.root / key).is_dir():
+                    raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
