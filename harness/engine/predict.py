@@ -31,7 +31,8 @@ def predict_outputs(
     ):
         for indices in length_sorted_batches(lengths, batch_size):
             batch = kind.collate([features[i] for i in indices], pad_id)
-            batch.pop("labels", None)
+            for key in kind.target_keys:
+                batch.pop(key, None)
             batch = {k: v.to(device) for k, v in batch.items()}
             for i, out in zip(indices, kind.split_outputs(model(**batch), batch), strict=True):
                 outputs[i] = out

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from harness.data.examples import has_gold
 from harness.specs import TaskSpec
 
 Feature = dict[str, Any]  # token ids and friends for one model input, unpadded
@@ -35,6 +36,8 @@ class TaskKind(ABC):
     auto_class: ClassVar[str]  # the transformers AutoModelFor* class that carries the head
     # keys that collate pads with the pad id (other int keys pad with IGNORE_INDEX or 0)
     sequence_keys: ClassVar[tuple[str, ...]] = ("input_ids", "attention_mask", "token_type_ids")
+    # what collate adds for training only; prediction drops them
+    target_keys: ClassVar[tuple[str, ...]] = ("labels",)
 
     primary_metric: ClassVar[str] = "accuracy"
 
@@ -102,7 +105,7 @@ class TaskKind(ABC):
         language-aware metrics such as MLQA's)."""
 
     def has_gold(self, examples: Sequence[Any]) -> bool:
-        return all(getattr(e, "label", None) is not None for e in examples)
+        return all(map(has_gold, examples))
 
     def serialise(self, prediction: Any) -> Any:
         """A JSON-able form of one prediction, for the stored per-example predictions."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.data.examples import QAExample
+from harness.data.examples import QAExample, has_gold
 from harness.errors import ConfigError
 from harness.metrics.qa import mlqa_scores, squad_scores
 from harness.specs import TaskSpec
@@ -46,6 +46,7 @@ class QAPrediction:
 class ExtractiveQA(TaskKind):
     name = "extractive_qa"
     auto_class = "AutoModelForQuestionAnswering"
+    target_keys = ("start_positions", "end_positions")
 
     def __init__(self, task: TaskSpec, labels: Sequence[str] = ()):
         super().__init__(task, labels)
@@ -71,7 +72,7 @@ class ExtractiveQA(TaskKind):
         )
         spans = [_answer_span(e) for e in examples]
         unaligned = sum(
-            1 for e, span in zip(examples, spans, strict=True) if _has_gold(e) and span is None
+            1 for e, span in zip(examples, spans, strict=True) if has_gold(e) and span is None
         )
         if unaligned:
             warnings.warn(
@@ -104,7 +105,7 @@ class ExtractiveQA(TaskKind):
                 feature: Feature = {k: encoded[k][j] for k in self.sequence_keys if k in encoded}
                 feature["example_index"] = i
                 feature["offsets"] = offsets
-                if _has_gold(examples[i]):
+                if has_gold(examples[i]):
                     start, end = _token_span(offsets, spans[i])
                     feature["start_positions"], feature["end_positions"] = start, end
                 features.append(feature)
@@ -159,9 +160,6 @@ class ExtractiveQA(TaskKind):
         """XTREME's QA task score: the mean of exact match and F1."""
         return (metrics["exact_match"] + metrics["f1"]) / 2
 
-    def has_gold(self, examples: Sequence[QAExample]) -> bool:
-        return all(_has_gold(e) for e in examples)
-
     def serialise(self, prediction: QAPrediction) -> dict[str, str]:
         return {"id": prediction.id, "answer": prediction.text}
 
@@ -193,12 +191,6 @@ def _capped_questions(
     return questions, lengths
 
 
-def _has_gold(example: QAExample) -> bool:
-    """At least one non-blank answer: files with gold stripped (XTREME's TyDiQA-GoldP
-    dev, its test sets) keep one empty answer per question instead."""
-    return any(a.text.strip() for a in example.answers)
-
-
 def _answer_span(example: QAExample) -> tuple[int, int] | None:
     """Characters of the first answer found at its stated offset, without surrounding
     whitespace; None when no answer is there (or there is none)."""
@@ -221,9 +213,9 @@ def _token_span(offsets: Offsets, span: tuple[int, int] | None) -> tuple[int, in
         return 0, 0
     starts = [offsets[t][0] for t in context]
     ends = [offsets[t][1] for t in context]
-    # The first piece that ends inside the answer (characters the tokenizer drops, such
-    # as U+200E, belong to no piece), then the last of the pieces sharing its start (a
-    # lone "▁" carries the next character's offsets): where training and decoding agree.
+    # The start is the first piece ending past the answer's first character (characters
+    # the tokenizer drops, such as U+200E, are in no piece), or rather the last piece
+    # sharing its start: a lone "▁" carries the offsets of the piece after it.
     start = bisect_right(starts, starts[bisect_right(ends, begin)]) - 1
     stop = max(bisect_left(starts, end) - 1, start)  # the last piece starting inside it
     return context[start], context[stop]

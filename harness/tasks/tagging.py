@@ -98,9 +98,6 @@ class Tagging(TaskKind):
     ) -> dict[str, float]:
         return tagging_scores(predictions, [e.tags or () for e in examples])
 
-    def has_gold(self, examples: Sequence[TaggedSentence]) -> bool:
-        return all(e.tags is not None for e in examples)
-
 
 def _windows(words: Sequence[int | None], room: int) -> list[tuple[int, int]]:
     """Sub-word spans of at most ``room`` that never split a word (unless one word exceeds it)."""
