@@ -24,7 +24,7 @@ def predict_outputs(
     outputs: list[Any] = [None] * len(features)
     model.eval()
     device = torch.device(device)
-    lengths = [len(f["input_ids"]) for f in features]
+    lengths = [kind.length(f) for f in features]
     with (
         torch.inference_mode(),
         torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None),

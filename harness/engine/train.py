@@ -79,7 +79,7 @@ def train(
     if settings.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
 
-    lengths = [len(f["input_ids"]) for f in features]
+    lengths = [kind.length(f) for f in features]
     rng = random.Random(settings.seed)
     epochs = max(1, math.ceil(settings.epochs))
     batches_per_epoch = math.ceil(len(features) / settings.batch_size)

@@ -65,6 +65,10 @@ class TaskKind(ABC):
             "label2id": dict(self.label_index),
         }
 
+    def length(self, feature: Feature) -> int:
+        """The width ``feature`` pads to; batching groups features of similar length by it."""
+        return len(feature["input_ids"])
+
     @abstractmethod
     def encode(
         self, examples: Sequence[Any], tokenizer: Any, settings: EncodeSettings
