@@ -200,6 +200,7 @@ def eval_command(
 ) -> None:
     """Fine-tune on English and evaluate zero-shot in every language of each target."""
     from harness.errors import ConfigError
+    from harness.registry import user_files
     from harness.report import summary_table, task_table
     from harness.targets.options import EvalOptions
     from harness.targets.runner import run_targets
@@ -240,6 +241,7 @@ def eval_command(
         eval_every=eval_every,
         save_model=save_model,
         cache=cache,
+        registry_files=tuple(str(Path(f).resolve()) for f in user_files(registries)),
         layer=layer,
         pooling=pooling,
     )

@@ -41,6 +41,7 @@ class EvalOptions:
     freeze_embeddings: bool = False
     eval_every: int = 0
     save_model: bool = False
+    registry_files: tuple[str, ...] = ()  # user registries merged over the built-in one
     cache: bool = True  # reuse a model fine-tuned earlier on the same data with the same settings
     layer: int | None = None  # retrieval: hidden-state index (None: the model's default)
     pooling: str | None = None  # retrieval: mean or first (None: the model's default)
