@@ -255,5 +255,80 @@ def eval_command(
     console.print(f"results: {options.output / 'results.json'}  ({time.time() - started:.0f} s)")
 
 
+@main.command("export")
+@click.argument(
+    "run_dir", metavar="[RUN]", required=False, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Submission folder to write."
+)
+@click.option(
+    "--check",
+    "check_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Check this submission folder against the test files instead of exporting.",
+)
+@click.option(
+    "--tasks",
+    default="",
+    help="Comma-separated subset of the nine XTREME tasks to write or check (default: all).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="HARNESS_DATA_DIR",
+    help="XTREME download/ folder with the test files (also HARNESS_DATA_DIR); "
+    "an export defaults to the run's own.",
+)
+@REGISTRY_OPTION
+def export_command(
+    run_dir: Path | None,
+    out: Path | None,
+    check_dir: Path | None,
+    tasks: str,
+    data_dir: Path | None,
+    registries: tuple[str, ...],
+) -> None:
+    """Write RUN's test predictions as an XTREME leaderboard submission, or --check one.
+
+    An export refuses a run that did not predict the whole test split of every language
+    of each task; --check prints every problem of a submission folder and exits 1.
+    """
+    from harness.errors import ConfigError
+    from harness.export import check_submission, export_submission, submission_tasks
+
+    if run_dir is not None and check_dir is not None:
+        raise click.UsageError("give a run folder RUN or --check DIR, not both")
+    if run_dir is None and check_dir is None:
+        raise click.UsageError("give a run folder RUN (with --out DIR) or --check DIR")
+    if check_dir is not None and out is not None:
+        raise click.UsageError("--out goes with RUN; --check only reads")
+    if check_dir is not None and data_dir is None:
+        raise click.UsageError("--check needs --data-dir (or HARNESS_DATA_DIR) for the test files")
+    if run_dir is not None and out is None:
+        raise click.UsageError("--out DIR is needed to export RUN")
+    if run_dir is not None and registries:
+        raise click.UsageError(
+            "--registry goes with --check; an export uses the run's registry files"
+        )
+    names = submission_tasks([t.strip() for t in tasks.split(",") if t.strip()])
+    if data_dir is not None and not data_dir.is_dir():
+        raise ConfigError(f"--data-dir {data_dir}: folder not found")
+    if check_dir is not None:
+        registry = _registry(registries)
+        problems = check_submission(check_dir, data_dir, registry, names)
+        for problem in problems:
+            click.echo(problem)
+        if problems:
+            click.secho(f"{len(problems)} problem(s) in {check_dir}", fg="red", err=True)
+            sys.exit(1)
+        files = sum(len(registry.target(name).languages) for name in names)
+        click.echo(f"ok: {check_dir}: {files} files of {', '.join(names)} match the test files")
+        return
+    assert run_dir is not None and out is not None  # the usage checks above
+    written = export_submission(run_dir, out, names, data_dir)
+    click.echo(f"wrote {len(written)} files of {', '.join(names)} to {out}")
+
+
 if __name__ == "__main__":
     main()

@@ -96,6 +96,7 @@ def train(
 
     outcome = TrainOutcome()
     best_state: dict[str, torch.Tensor] | None = None
+    losses: list[float] = []  # training losses since the last evaluation
 
     def checkpoint() -> None:
         nonlocal best_state
@@ -103,8 +104,10 @@ def train(
             return
         score = evaluate(accelerator.unwrap_model(model))
         model.train()
-        outcome.history.append({"step": outcome.steps, "dev": score})
-        log(f"step {outcome.steps}/{total_steps}: dev {score:.2f}")
+        loss = sum(losses) / max(1, len(losses))
+        losses.clear()
+        outcome.history.append({"step": outcome.steps, "train_loss": round(loss, 4), "dev": score})
+        log(f"step {outcome.steps}/{total_steps}: train loss {loss:.4f}, dev {score:.2f}")
         if outcome.best_score is None or score > outcome.best_score:
             outcome.best_score, outcome.best_step = score, outcome.steps
             state = accelerator.unwrap_model(model).state_dict()
@@ -123,6 +126,7 @@ def train(
             with accelerator.accumulate(model):
                 loss = model(**batch).loss
                 accelerator.backward(loss)
+                losses.append(loss.item())
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
                 optimiser.step()
