@@ -22,12 +22,31 @@ def test_tatoeba_retrieval_with_e5_small(shared_data: Path, tmp_path: Path) -> N
     out = tmp_path / "run"
     result = CliRunner().invoke(
         main,
-        ["eval", "--model", "e5-small", "--targets", "tatoeba", "--languages", "de,fr,es,ru",
-         "--limit", "300", "--data-dir", str(shared_data / "xtreme"), "--output", str(out)],  # fmt: skip
+        [
+            "eval",
+            "--model",
+            "e5-small",
+            "--targets",
+            "tatoeba",
+            "--languages",
+            "de,fr,es,ru",
+            "--limit",
+            "300",
+            "--data-dir",
+            str(shared_data / "xtreme"),
+            "--output",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     block = json.loads((out / "results.json").read_text())["results"]["tatoeba"]
-    assert block["embedding"] == {"layer": -1, "pooling": "mean", "prefix": "query: ", "max_length": 256, "batch_size": 64}
+    assert block["embedding"] == {
+        "layer": -1,
+        "pooling": "mean",
+        "prefix": "query: ",
+        "max_length": 256,
+        "batch_size": 64,
+    }
     for lang in ("de", "fr", "es", "ru"):
         assert block["languages"][lang]["accuracy"] > 80.0, lang
         assert block["languages"][lang]["examples"] == 300
