@@ -1,15 +1,18 @@
 """The one training loop every stage uses, built on Accelerate.
 
 The same code runs on CPU, one GPU, or many processes under ``accelerate launch``;
-mixed precision comes from Accelerate's settings. The best weights on the dev metric
-are kept (in memory) and restored at the end.
+mixed precision comes from Accelerate's settings. Training is a sequence of optimiser
+steps, each on one batch of one *stream* (a task: its model, kind and features); with
+several streams (multi-task intermediate training) the stream of each step is drawn
+from given weights, and all task models share one encoder. The best weights on the
+dev metric are kept (in memory) and restored at the end.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -38,11 +41,35 @@ class TrainSettings:
 
 
 @dataclass
+class Stream:
+    """One task's share of training: its model (encoder + head), kind and features."""
+
+    name: str
+    model: torch.nn.Module
+    kind: TaskKind
+    features: Sequence[Feature]
+    pad_id: int
+
+
+@dataclass
 class TrainOutcome:
     steps: int = 0
     best_step: int = 0
     best_score: float | None = None
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    task_steps: dict[str, int] = field(default_factory=dict)  # optimiser steps per stream
+
+
+class _Streams(torch.nn.Module):
+    """The task models under one module, so Accelerate prepares (and DDP wraps) them once;
+    a shared encoder is a shared submodule, so its parameters appear once."""
+
+    def __init__(self, models: Mapping[str, torch.nn.Module]):
+        super().__init__()
+        self.models = torch.nn.ModuleDict(dict(models))
+
+    def forward(self, stream: str, **batch: torch.Tensor) -> Any:
+        return self.models[stream](**batch)
 
 
 def _optimiser(model: torch.nn.Module, settings: TrainSettings) -> torch.optim.Optimizer:
@@ -66,35 +93,60 @@ def train(
     evaluate: Callable[[torch.nn.Module], float] | None = None,
     log: Callable[[str], None] = print,
 ) -> TrainOutcome:
+    """Single-task training (a target, or one intermediate task)."""
+    stream = Stream(kind.task.name, model, kind, features, pad_id)
+    score = None if evaluate is None else (lambda models: evaluate(models[stream.name]))
+    return train_streams([stream], settings, None, score, log)
+
+
+def train_streams(
+    streams: Sequence[Stream],
+    settings: TrainSettings,
+    weights: Mapping[str, float] | None = None,
+    evaluate: Callable[[Mapping[str, torch.nn.Module]], float] | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainOutcome:
+    """Train the streams' models together; ``weights`` (default: proportional to size)
+    pick each step's stream; ``evaluate`` scores the unwrapped models on dev."""
     from accelerate import Accelerator
-    from accelerate.utils import set_seed
+    from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from transformers import get_linear_schedule_with_warmup
 
-    if not features:
-        raise ValueError("no training examples")
+    for stream in streams:
+        if not stream.features:
+            raise ValueError(f"{stream.name}: no training examples")
     set_seed(settings.seed)
+    handlers = [DistributedDataParallelKwargs(find_unused_parameters=len(streams) > 1)]
     accelerator = Accelerator(
-        mixed_precision=settings.precision, gradient_accumulation_steps=settings.grad_accum
+        mixed_precision=settings.precision,
+        gradient_accumulation_steps=settings.grad_accum,
+        kwargs_handlers=handlers,
     )
+    container = _Streams({s.name: s.model for s in streams})
     if settings.freeze_embeddings:
-        model.get_input_embeddings().weight.requires_grad_(False)
+        for stream in streams:
+            stream.model.get_input_embeddings().weight.requires_grad_(False)
 
-    lengths = [kind.length(f) for f in features]
     rng = random.Random(settings.seed)
-    epochs = max(1, math.ceil(settings.epochs))
-    batches_per_epoch = math.ceil(len(features) / settings.batch_size)
-    total_batches = math.ceil(settings.epochs * batches_per_epoch)
+    epoch_batches = {s.name: math.ceil(len(s.features) / settings.batch_size) for s in streams}
+    total_batches = math.ceil(settings.epochs * sum(epoch_batches.values()))
     total_steps = max(1, math.ceil(total_batches / settings.grad_accum))
+    eval_every = settings.eval_every or max(
+        1, math.ceil(sum(epoch_batches.values()) / settings.grad_accum)
+    )
+    names = [s.name for s in streams]
+    chances = [(weights or epoch_batches)[name] for name in names]
 
-    optimiser = _optimiser(model, settings)
+    optimiser = _optimiser(container, settings)
     schedule = get_linear_schedule_with_warmup(
         optimiser, int(settings.warmup * total_steps), total_steps
     )
     # frozen weights never change, so the best-state copy skips them
-    frozen = {name for name, param in model.named_parameters() if not param.requires_grad}
-    model, optimiser, schedule = accelerator.prepare(model, optimiser, schedule)
+    frozen = {name for name, param in container.named_parameters() if not param.requires_grad}
+    container, optimiser, schedule = accelerator.prepare(container, optimiser, schedule)
+    batches = {s.name: _batches(s, settings.batch_size, rng, accelerator) for s in streams}
 
-    outcome = TrainOutcome()
+    outcome = TrainOutcome(task_steps=dict.fromkeys(names, 0))
     best_state: dict[str, torch.Tensor] | None = None
     losses: list[float] = []  # training losses since the last evaluation
 
@@ -102,48 +154,51 @@ def train(
         nonlocal best_state
         if evaluate is None:
             return
-        score = evaluate(accelerator.unwrap_model(model))
-        model.train()
+        score = evaluate(accelerator.unwrap_model(container).models)
+        container.train()
         loss = sum(losses) / max(1, len(losses))
         losses.clear()
         outcome.history.append({"step": outcome.steps, "train_loss": round(loss, 4), "dev": score})
         log(f"step {outcome.steps}/{total_steps}: train loss {loss:.4f}, dev {score:.2f}")
         if outcome.best_score is None or score > outcome.best_score:
             outcome.best_score, outcome.best_step = score, outcome.steps
-            state = accelerator.unwrap_model(model).state_dict()
+            state = accelerator.unwrap_model(container).state_dict()
             best_state = {
                 k: v.detach().to("cpu", copy=True) for k, v in state.items() if k not in frozen
             }
 
-    done = 0
-    model.train()
-    for _ in range(epochs):
-        order = training_batches(lengths, settings.batch_size, rng)[: total_batches - done]
-        loader = torch.utils.data.DataLoader(
-            features, batch_sampler=order, collate_fn=lambda items: kind.collate(items, pad_id)
-        )
-        for batch in accelerator.prepare(loader):
-            with accelerator.accumulate(model):
-                loss = model(**batch).loss
+    container.train()
+    for _ in range(total_steps):
+        # one optimiser step: grad_accum batches of one stream
+        name = rng.choices(names, weights=chances)[0] if len(names) > 1 else names[0]
+        for _ in range(settings.grad_accum):
+            with accelerator.accumulate(container):
+                loss = container(name, **next(batches[name])).loss
                 accelerator.backward(loss)
                 losses.append(loss.item())
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                    accelerator.clip_grad_norm_(container.parameters(), settings.max_grad_norm)
                 optimiser.step()
                 schedule.step()
                 optimiser.zero_grad()
-            done += 1
-            if accelerator.sync_gradients:
-                outcome.steps += 1
-                if settings.eval_every and outcome.steps % settings.eval_every == 0:
-                    checkpoint()
-        if not settings.eval_every and done < total_batches:
+        outcome.steps += 1
+        outcome.task_steps[name] += 1
+        if outcome.steps % eval_every == 0 or outcome.steps == total_steps:
             checkpoint()
-        if done >= total_batches:
-            break
-    if not outcome.history or outcome.history[-1]["step"] != outcome.steps:
-        checkpoint()
-    unwrapped = accelerator.unwrap_model(model)
     if best_state is not None:
-        unwrapped.load_state_dict(best_state, strict=False)
+        accelerator.unwrap_model(container).load_state_dict(best_state, strict=False)
     return outcome
+
+
+def _batches(
+    stream: Stream, batch_size: int, rng: random.Random, accelerator: Any
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless length-grouped batches of one stream, reshuffled every epoch."""
+    lengths = [stream.kind.length(f) for f in stream.features]
+    while True:
+        loader = torch.utils.data.DataLoader(
+            stream.features,
+            batch_sampler=training_batches(lengths, batch_size, rng),
+            collate_fn=lambda items: stream.kind.collate(items, stream.pad_id),
+        )
+        yield from accelerator.prepare(loader)
