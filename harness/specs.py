@@ -11,7 +11,14 @@ from typing import Any
 
 from harness.errors import RegistryError
 
-TASK_KINDS = ("pair_classification", "multiple_choice", "extractive_qa", "tagging", "retrieval")
+TASK_KINDS = (
+    "pair_classification",
+    "multiple_choice",
+    "extractive_qa",
+    "tagging",
+    "retrieval",
+    "mlm",
+)
 LOCAL_FORMATS = (
     "pair_tsv",
     "tagged_tsv",
@@ -19,6 +26,7 @@ LOCAL_FORMATS = (
     "squad_json",
     "tatoeba",
     "bucc",
+    "text",
     "jsonl",
     "csv",
 )
@@ -29,6 +37,7 @@ METRICS_BY_KIND = {
     "extractive_qa": ("squad", "mlqa"),
     "tagging": ("seqeval_f1", "token_accuracy"),
     "retrieval": ("tatoeba_accuracy", "bucc_f1"),
+    "mlm": ("mlm_accuracy",),
 }
 MODEL_SOURCES = ("hub", "local", "e5_small")
 GROUPS = ("classification", "structured_prediction", "question_answering", "retrieval")

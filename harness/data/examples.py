@@ -75,13 +75,23 @@ class MiningCorpus:
     files: tuple[str, ...] = field(default=())
 
 
-Example = PairExample | TaggedSentence | QAExample | ChoiceExample
+@dataclass(frozen=True)
+class TextExample:
+    """Raw text for masked-language-model training: one line of a plain text file."""
+
+    text: str
+    id: str = ""
+
+
+Example = PairExample | TaggedSentence | QAExample | ChoiceExample | TextExample
 
 
 def has_gold(example: Example) -> bool:
     """Whether an example carries its answer (hub sets mark unlabelled rows, e.g. SNLI's -1)."""
     if isinstance(example, TaggedSentence):
         return example.tags is not None
+    if isinstance(example, TextExample):
+        return True  # raw text is its own target
     if isinstance(example, QAExample):
         # files with gold stripped (XTREME's TyDiQA-GoldP dev, its test sets) keep one
         # empty answer per question instead

@@ -19,6 +19,7 @@ from harness.data.fields import FieldError, RecordMapper
 from harness.data.hub import HubTarget, read_hub
 from harness.data.squad import read_squad
 from harness.data.tabular import read_records
+from harness.data.textio import read_text_lines
 from harness.data.tsv import read_pair_tsv, read_tagged_tsv
 from harness.errors import ConfigError, DataError
 from harness.specs import TASK_KINDS, DataSource, SplitSpec, TaskSpec
@@ -31,6 +32,7 @@ FORMAT_KINDS: dict[str, tuple[str, ...]] = {
     "squad_json": ("extractive_qa",),
     "tatoeba": ("retrieval",),
     "bucc": ("retrieval",),
+    "text": ("mlm",),
     "jsonl": _RECORD_KINDS,
     "csv": _RECORD_KINDS,
     "hub": TASK_KINDS,
@@ -43,6 +45,7 @@ _FIXED_FIELDS: dict[str, tuple[str, ...]] = {
     "squad_json": (),
     "tatoeba": (),
     "bucc": (),
+    "text": (),
 }
 _NAMED_FILES = {"tatoeba": TATOEBA_FILES, "bucc": BUCC_FILES}
 _REQUIRED_FILES = ("source", "target")
@@ -231,5 +234,7 @@ def _read_local(task: TaskSpec, source: DataSource, paths: dict[str, Path]) -> A
             return read_tatoeba(paths)
         case "bucc":
             return read_bucc(paths)
+        case "text":
+            return read_text_lines(path)
         case _:
             return read_records(path, source.format, _mapper(task, source, str(path)))

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 
+from harness.data.examples import TextExample
 from harness.errors import DataError
 
 
@@ -47,3 +48,12 @@ def with_final_blank(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, st
     """The lines followed by one blank line, so that blank-line-separated readers
     close the last sentence in their loop even when the file lacks a final blank."""
     return chain(lines, ((0, ""),))
+
+
+def read_text_lines(path: Path) -> list[TextExample]:
+    """A plain text file for MLM: one example per non-blank line."""
+    return [
+        TextExample(line.strip(), f"{path.name}:{n}")
+        for n, line in iter_lines(path)
+        if line.strip()
+    ]

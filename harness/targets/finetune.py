@@ -8,14 +8,14 @@ said in one line, recorded in the results, and the rest goes on.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from harness.data import SplitData, fingerprint, read_split
+from harness.data import SplitData
 from harness.data.examples import has_gold
+from harness.data.selection import describe, read_logged, training_data
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
@@ -28,20 +28,6 @@ from harness.tasks.base import EncodeSettings
 
 Log = Callable[[str], None]
 Store = Callable[[str, list[Any]], None]
-
-
-def describe(data: SplitData, split: str, lang: str, used: int) -> dict[str, Any]:
-    """What a result was computed from: split, origin, content fingerprint, sizes."""
-    described = {
-        "split": split,
-        "lang": lang,
-        "origin": data.origin,
-        "fingerprint": fingerprint(data.files) if data.files else None,
-        "examples": used,
-    }
-    if data.note:
-        described["note"] = data.note
-    return described
 
 
 def target_languages(task: TaskSpec, options: EvalOptions) -> list[str]:
@@ -86,45 +72,7 @@ class TrainedTarget:
         }
 
     def _read(self, role: str, lang: str) -> SplitData:
-        data = read_split(self.task, self.splits[role], lang, self.options.data_dir)
-        if data.note:
-            self.log(data.note)
-        return data
-
-    def _english(self) -> tuple[list[Any], list[Any], dict[str, Any], str]:
-        """Training and model-selection examples, and the training data's origin.
-
-        When dev resolves to the training data itself (offline fallbacks, or the user's
-        choice), examples are held out of training for model selection.
-        """
-        task, o = self.task, self.options
-        en = task.train_language
-        train_data = self._read("train", en)
-        pool = [e for e in train_data.examples if has_gold(e)]
-        random.Random(o.seed).shuffle(pool)
-        dev_data = (
-            train_data if self.splits["dev"] == self.splits["train"] else self._read("dev", en)
-        )
-        if dev_data.origin == train_data.origin:
-            holdout = min(o.dev_holdout, len(pool) // 5)
-            dev, pool = pool[:holdout], pool[holdout:]
-            dev_info = describe(dev_data, self.splits["dev"], en, len(dev)) | {
-                "held_out_from_train": True
-            }
-            self.log(
-                f"{task.name}: dev is the training data ({train_data.origin}): {len(dev)} examples held out for model selection"
-            )
-        else:
-            dev = [e for e in dev_data.examples if has_gold(e)]
-            if o.limit and o.limit < len(dev):
-                dev = random.Random(o.seed).sample(dev, o.limit)
-            dev_info = describe(dev_data, self.splits["dev"], en, len(dev))
-        train_examples = pool[: o.train_limit] if o.train_limit else pool
-        info = {
-            "train": describe(train_data, self.splits["train"], en, len(train_examples)),
-            "dev": dev_info,
-        }
-        return train_examples, dev, info, train_data.origin
+        return read_logged(self.task, self.splits[role], lang, self.options.data_dir, self.log)
 
     def _evaluation(self, lang: str) -> tuple[SplitData, str]:
         """The split to score ``lang`` on. Unless the user chose one, a test split without
@@ -150,10 +98,20 @@ class TrainedTarget:
         encode = EncodeSettings(
             max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"]
         )
-        train_examples, dev_examples, data_info, train_origin = self._english()
+        data = training_data(
+            task, self.splits["train"], self.splits["dev"], [task.train_language], o.data_dir,
+            seed=o.seed, train_limit=o.train_limit, dev_limit=o.limit, holdout=o.dev_holdout, log=self.log,
+        )  # fmt: skip
+        train_examples, dev_examples, data_info, train_origin = (
+            data.train,
+            data.dev,
+            data.info,
+            data.train_origin,
+        )
         kind = task_kind(task, train_examples)
         pad_id = tokenizer.pad_token_id
         dev_features = kind.encode(dev_examples, tokenizer, encode)
+        kind.prepare_eval(dev_features)
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:
             outputs = predict_outputs(
@@ -239,7 +197,9 @@ class TrainedTarget:
                 self.log(
                     f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
                 )
-            predictions = predict(model, kind.encode(examples, tokenizer, encode), examples)
+            features = kind.encode(examples, tokenizer, encode)
+            kind.prepare_eval(features)
+            predictions = predict(model, features, examples)
             store_predictions(f"{split}-{lang}", [kind.serialise(p) for p in predictions])
             evaluated[lang] = info
             if all(map(has_gold, examples)):

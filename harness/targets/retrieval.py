@@ -14,6 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from harness.data import SplitData, read_split
+from harness.data.selection import describe
 from harness.errors import DataError, HarnessError
 from harness.metrics.retrieval import (
     KnnSearch,
@@ -26,7 +27,7 @@ from harness.metrics.retrieval import (
 from harness.models.embed import EmbedSettings, embed_unique
 from harness.models.encoder import load_model, load_tokenizer
 from harness.specs import TaskSpec
-from harness.targets.finetune import describe, target_languages
+from harness.targets.finetune import target_languages
 from harness.targets.options import EvalOptions
 
 Log = Callable[[str], None]

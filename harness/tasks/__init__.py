@@ -8,6 +8,7 @@ from typing import Any
 from harness.specs import TaskSpec
 from harness.tasks.base import TaskKind
 from harness.tasks.extractive_qa import ExtractiveQA
+from harness.tasks.mlm import MaskedLM
 from harness.tasks.multiple_choice import MultipleChoice
 from harness.tasks.pair_classification import PairClassification
 from harness.tasks.tagging import Tagging
@@ -15,6 +16,7 @@ from harness.tasks.tagging import Tagging
 KINDS: dict[str, type[TaskKind]] = {
     ExtractiveQA.name: ExtractiveQA,
     MultipleChoice.name: MultipleChoice,
+    MaskedLM.name: MaskedLM,
     PairClassification.name: PairClassification,
     Tagging.name: Tagging,
 }

@@ -75,6 +75,11 @@ class TaskKind(ABC):
     ) -> list[Feature]:
         """Tokenise examples; every feature carries ``example_index`` and, with gold, ``labels``."""
 
+    def prepare_eval(self, features: Sequence[Feature]) -> None:
+        """Fix whatever is random in a feature (MLM masks) before features are evaluated;
+        most kinds have nothing random."""
+        return None
+
     def collate(self, features: Sequence[Feature], pad_id: int) -> dict[str, torch.Tensor]:
         """Pad a batch to its own longest input (never to a fixed maximum)."""
         width = max(len(f["input_ids"]) for f in features)

@@ -1,0 +1,82 @@
+"""Full fine-tuning or a peft adapter on the encoder, for any training stage.
+
+The adapter goes on the encoder only (the task heads stay fully trainable), so a
+multi-task model's tasks share one adapter just as they share one encoder. Any peft
+method that injects into layers applies (LoRA, IA3, LoHa, LoKr, ...): its options pass
+straight to the peft config class. At hand-off the adapter is merged into the encoder,
+so the next stage (or ``--model CKPT``) sees a plain Hugging Face checkpoint; the
+adapter itself is saved beside it and loads back with ``load_adapter``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.errors import ConfigError
+
+FULL = "full"
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    method: str = FULL  # "full", or a peft method: lora, ia3, loha, lokr, adalora, ...
+    options: dict[str, Any] = field(default_factory=dict)  # the peft config's own fields
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.method, "options": dict(self.options)}
+
+
+def _config_class(method: str) -> Any:
+    from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING, PEFT_TYPE_TO_TUNER_MAPPING
+
+    name = method.upper()
+    if name not in PEFT_TYPE_TO_TUNER_MAPPING:
+        known = sorted(m.lower() for m in PEFT_TYPE_TO_TUNER_MAPPING)
+        raise ConfigError(
+            f"adapter {method!r}: not a peft method that injects into layers; one of: full, {', '.join(known)}"
+        )
+    return PEFT_TYPE_TO_CONFIG_MAPPING[name]
+
+
+def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
+    """Put the adapter on ``model``'s encoder in place; returns the peft wrapper (None for full)."""
+    if spec.method == FULL:
+        if spec.options:
+            raise ConfigError("adapter options given, but the adapter is full fine-tuning")
+        return None
+    from peft import get_peft_model
+
+    try:
+        config = _config_class(spec.method)(**spec.options)
+    except TypeError as err:
+        raise ConfigError(f"adapter {spec.method}: {err}") from None
+    try:
+        return get_peft_model(model.base_model, config)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"adapter {spec.method} cannot apply to this model: {err}") from None
+
+
+def merge_adapter(peft_encoder: Any | None) -> None:
+    """Fold the adapter into the encoder's weights, in place (nothing for full fine-tuning)."""
+    if peft_encoder is not None:
+        peft_encoder.merge_and_unload()
+
+
+def load_adapter(model: Any, folder: Path) -> None:
+    """Apply a saved adapter to ``model``'s encoder and merge it, in place."""
+    from peft import PeftModel
+
+    PeftModel.from_pretrained(model.base_model, str(folder)).merge_and_unload()
+
+
+def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Trainable and total parameters (each shared parameter counted once)."""
+    seen: dict[int, torch.nn.Parameter] = {id(p): p for p in model.parameters()}
+    return {
+        "trainable": sum(p.numel() for p in seen.values() if p.requires_grad),
+        "total": sum(p.numel() for p in seen.values()),
+    }
