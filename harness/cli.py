@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from harness.errors import HarnessError
+from harness.errors import ConfigError, HarnessError
 
 REGISTRY_OPTION = click.option(
     "--registry",
@@ -101,158 +102,349 @@ def _default_output(model: str, targets: str, seed: int) -> Path:
     return Path("runs") / f"{name}-{targets.replace(',', '+')}-seed{seed}"
 
 
-@main.command("eval")
-@click.option(
+def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Apply a group of click options shared by several commands, in reading order."""
+
+    def apply(function: Any) -> Any:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+MODEL_OPTION = click.option(
     "--model", "model_name", required=True, help="Registry name, checkpoint folder or hub id."
 )
-@click.option(
-    "--targets", default="xtreme", show_default=True, help="Comma-separated targets or suites."
+TRAINING_OPTIONS = _options(
+    click.option("--seed", default=1, show_default=True, type=int, help="Random seed."),
+    click.option("--epochs", type=float, help="Override each task's default."),
+    click.option("--lr", type=float, help="Override each task's default learning rate."),
+    click.option(
+        "--batch-size", type=int, help="Override each task's default training batch size."
+    ),
+    click.option(
+        "--max-length", type=int, help="Override each task's default maximum input length."
+    ),
+    click.option("--limit", type=int, help="At most N evaluation (and dev) examples per language."),
+    click.option("--train-limit", type=int, help="At most N training examples per task."),
+    click.option(
+        "--precision",
+        type=click.Choice(["no", "bf16", "fp16"]),
+        default="no",
+        show_default=True,
+        help="Mixed precision for training (Accelerate).",
+    ),
+    click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed."),
+    click.option(
+        "--eval-every",
+        type=int,
+        default=0,
+        help="Evaluate on dev every N steps (default: once per epoch).",
+    ),
+    click.option(
+        "--adapter",
+        default="full",
+        show_default=True,
+        help="full fine-tuning, or a peft method on the encoder: lora, ia3, loha, lokr, ...",
+    ),
+    click.option(
+        "--adapter-option",
+        "adapter_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A field of the peft config, e.g. r=8, lora_alpha=16, target_modules=[query,value] (repeatable).",
+    ),
 )
-@click.option("--languages", default="", help="Comma-separated subset of languages (default: all).")
-@click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="HARNESS_DATA_DIR",
-    help="Local XTREME download/ folder (also HARNESS_DATA_DIR); missing files fall back to the hub.",
+TARGET_OPTIONS = _options(
+    click.option(
+        "--targets", default="xtreme", show_default=True, help="Comma-separated targets or suites."
+    ),
+    click.option(
+        "--languages", default="", help="Comma-separated subset of languages (default: all)."
+    ),
+    click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="HARNESS_DATA_DIR",
+        help="Local XTREME download/ folder (also HARNESS_DATA_DIR); missing files fall back to the hub.",
+    ),
+    click.option(
+        "--train-split",
+        help="Split to train targets on (default: the registry's, with its fallback).",
+    ),
+    click.option(
+        "--dev-split",
+        help="Split for model selection; when it is the training data, examples are held out.",
+    ),
+    click.option(
+        "--eval-split", help="Split to evaluate (default: test, or dev where test has no gold)."
+    ),
+    click.option(
+        "--layer",
+        type=int,
+        help="Retrieval: hidden-state index to pool (0 = embeddings, -1 = last).",
+    ),
+    click.option(
+        "--pooling",
+        type=click.Choice(["mean", "first"]),
+        help="Retrieval: pooling (default: the model's).",
+    ),
+    click.option(
+        "--cache/--no-cache",
+        default=True,
+        show_default=True,
+        help="Reuse fine-tuned models keyed by model, data and settings (under HARNESS_CACHE).",
+    ),
+    click.option(
+        "--save-model",
+        is_flag=True,
+        help="Save each fine-tuned target model under OUTPUT/checkpoints/.",
+    ),
 )
-@REGISTRY_OPTION
-@click.option(
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Run folder (default: runs/MODEL-TARGETS-seedN).",
+INTERMEDIATE_OPTIONS = _options(
+    click.option(
+        "--intermediate",
+        "intermediates",
+        required=True,
+        help="Comma-separated intermediate tasks or suites.",
+    ),
+    click.option(
+        "--intermediate-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="HARNESS_INTERMEDIATE_DIR",
+        help="Folder of local intermediate data (also HARNESS_INTERMEDIATE_DIR).",
+    ),
+    click.option(
+        "--sampler",
+        type=click.Choice(["proportional", "uniform", "temperature"]),
+        default="proportional",
+        show_default=True,
+        help="Multi-task: how each step's task is drawn.",
+    ),
+    click.option(
+        "--temperature", type=float, default=1.0, show_default=True, help="Sampler temperature T."
+    ),
+    click.option("--cap", type=int, help="Sampler size cap: sizes above it count as the cap."),
 )
-@click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--epochs", type=float, help="Override each target's default.")
-@click.option("--lr", type=float, help="Override each target's default learning rate.")
-@click.option("--batch-size", type=int, help="Override each target's default training batch size.")
-@click.option("--max-length", type=int, help="Override each target's default maximum input length.")
-@click.option("--limit", type=int, help="At most N evaluation (and dev) examples per language.")
-@click.option("--train-limit", type=int, help="At most N English training examples.")
-@click.option(
-    "--train-split", help="Split to train on (e.g. dev when no English train file exists offline)."
-)
-@click.option(
-    "--dev-split",
-    help="Split for model selection; when equal to the training split, examples are held out.",
-)
-@click.option("--eval-split", help="Split to evaluate (default: each target's test split).")
-@click.option(
-    "--precision",
-    type=click.Choice(["no", "bf16", "fp16"]),
-    default="no",
-    show_default=True,
-    help="Mixed precision for training (Accelerate).",
-)
-@click.option(
-    "--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed (much faster on CPU)."
-)
-@click.option(
-    "--eval-every",
-    type=int,
-    default=0,
-    help="Evaluate on dev every N steps (default: once per epoch).",
-)
-@click.option(
-    "--layer",
-    type=int,
-    help="Retrieval: hidden-state index to pool (0 = embeddings, -1 = last; default: the model's).",
-)
-@click.option(
-    "--pooling",
-    type=click.Choice(["mean", "first"]),
-    help="Retrieval: pooling (default: the model's).",
-)
-@click.option(
-    "--cache/--no-cache",
-    default=True,
-    show_default=True,
-    help="Reuse fine-tuned models keyed by model, data and settings (under HARNESS_CACHE).",
-)
-@click.option(
-    "--save-model",
-    is_flag=True,
-    help="Save each fine-tuned target model under OUTPUT/checkpoints/.",
-)
-def eval_command(
-    model_name: str,
-    targets: str,
-    languages: str,
-    data_dir: Path | None,
-    registries: tuple[str, ...],
-    output: Path | None,
-    seed: int,
-    epochs: float | None,
-    lr: float | None,
-    batch_size: int | None,
-    max_length: int | None,
-    limit: int | None,
-    train_limit: int | None,
-    train_split: str | None,
-    dev_split: str | None,
-    eval_split: str | None,
-    precision: str,
-    freeze_embeddings: bool,
-    eval_every: int,
-    layer: int | None,
-    pooling: str | None,
-    cache: bool,
-    save_model: bool,
-) -> None:
-    """Fine-tune on English and evaluate zero-shot in every language of each target."""
-    from harness.errors import ConfigError
-    from harness.registry import user_files
-    from harness.report import summary_table, task_table
-    from harness.targets.options import EvalOptions
-    from harness.targets.runner import run_targets
 
-    registry = _registry(registries)
-    tasks = registry.expand(targets)
-    model = registry.model(model_name)
-    if data_dir is not None and not data_dir.is_dir():
-        raise ConfigError(f"--data-dir {data_dir}: folder not found")
-    for name, value in (
-        ("--limit", limit),
-        ("--train-limit", train_limit),
-        ("--batch-size", batch_size),
-    ):
+
+def _positive(**values: int | None) -> None:
+    for name, value in values.items():
         if value is not None and value < 1:
-            raise ConfigError(f"{name} must be at least 1, got {value}")
-    wanted = tuple(lang.strip() for lang in languages.split(",") if lang.strip())
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+
+
+def _adapter(method: str, options: tuple[str, ...]) -> Any:
+    import yaml
+
+    from harness.models.adapters import AdapterSpec
+
+    parsed = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--adapter-option {option!r}: expected KEY=VALUE")
+        parsed[key.strip()] = yaml.safe_load(value)
+    return AdapterSpec(method=method, options=parsed)
+
+
+def _eval_options(
+    registry: Any, model: Any, output: Path, o: dict[str, Any], tasks: list[Any]
+) -> Any:
+    """EvalOptions from the target and training options of a command."""
+    from harness.registry import user_files
+    from harness.targets.options import EvalOptions
+
+    if o["data_dir"] is not None and not o["data_dir"].is_dir():
+        raise ConfigError(f"--data-dir {o['data_dir']}: folder not found")
+    _positive(limit=o["limit"], train_limit=o["train_limit"], batch_size=o["batch_size"])
+    wanted = tuple(lang.strip() for lang in o["languages"].split(",") if lang.strip())
     known = {lang for task in tasks for lang in task.languages}
     unknown = [lang for lang in wanted if lang not in known]
     if unknown:
         raise ConfigError(
             f"--languages: {', '.join(unknown)} not in any of {', '.join(t.name for t in tasks)}"
         )
-    options = EvalOptions(
+    return EvalOptions(
         model=model,
-        output=output or _default_output(model_name, targets, seed),
-        data_dir=data_dir,
+        output=output,
+        data_dir=o["data_dir"],
         languages=wanted,
-        seed=seed,
-        overrides={"epochs": epochs, "lr": lr, "batch_size": batch_size, "max_length": max_length},
-        limit=limit,
-        train_limit=train_limit,
-        train_split=train_split,
-        dev_split=dev_split,
-        eval_split=eval_split,
-        precision=precision,
-        freeze_embeddings=freeze_embeddings,
-        eval_every=eval_every,
-        save_model=save_model,
-        cache=cache,
-        registry_files=tuple(str(Path(f).resolve()) for f in user_files(registries)),
-        layer=layer,
-        pooling=pooling,
+        seed=o["seed"],
+        overrides={k: o[k] for k in ("epochs", "lr", "batch_size", "max_length")},
+        limit=o["limit"],
+        train_limit=o["train_limit"],
+        train_split=o["train_split"],
+        dev_split=o["dev_split"],
+        eval_split=o["eval_split"],
+        precision=o["precision"],
+        freeze_embeddings=o["freeze_embeddings"],
+        eval_every=o["eval_every"],
+        save_model=o["save_model"],
+        cache=o["cache"],
+        layer=o["layer"],
+        pooling=o["pooling"],
+        adapter=_adapter(o["adapter"], o["adapter_options"]),
+        registry_files=tuple(str(Path(f).resolve()) for f in user_files(o["registries"])),
+    )
+
+
+def _intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: list[Any]) -> Any:
+    from harness.intermediates.sampler import SamplerSpec
+    from harness.intermediates.stage import IntermediateOptions
+
+    if o["intermediate_dir"] is not None and not o["intermediate_dir"].is_dir():
+        raise ConfigError(f"--intermediate-dir {o['intermediate_dir']}: folder not found")
+    _positive(limit=o["limit"], train_limit=o["train_limit"], batch_size=o["batch_size"])
+    return IntermediateOptions(
+        model=model,
+        tasks=tasks,
+        output=output,
+        data_dir=o["intermediate_dir"],
+        seed=o["seed"],
+        overrides={k: o[k] for k in ("epochs", "lr", "batch_size", "max_length")},
+        train_limit=o["train_limit"],
+        limit=o["limit"],
+        sampler=SamplerSpec(o["sampler"], o["temperature"], o["cap"]),
+        adapter=_adapter(o["adapter"], o["adapter_options"]),
+        precision=o["precision"],
+        freeze_embeddings=o["freeze_embeddings"],
+        eval_every=o["eval_every"],
+    )
+
+
+def _show(console: Any, data: dict[str, Any]) -> None:
+    from harness.report import summary_table, task_table
+
+    for name, block in data["results"].items():
+        console.print(task_table(name, block))
+    console.print(summary_table(data))
+
+
+@main.command("eval")
+@MODEL_OPTION
+@REGISTRY_OPTION
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder (default: runs/MODEL-TARGETS-seedN).",
+)
+@TARGET_OPTIONS
+@TRAINING_OPTIONS
+def eval_command(
+    model_name: str, registries: tuple[str, ...], output: Path | None, **o: Any
+) -> None:
+    """Fine-tune on English and evaluate zero-shot in every language of each target."""
+    from harness.targets.runner import run_targets
+
+    registry = _registry(registries)
+    tasks = registry.expand(o["targets"])
+    options = _eval_options(
+        registry,
+        registry.model(model_name),
+        output or _default_output(model_name, o["targets"], o["seed"]),
+        o | {"registries": registries},
+        tasks,
     )
     console = _console()
     started = time.time()
     data = run_targets(tasks, options, lambda line: console.print(f"[dim]{line}[/]"))
-    for name, block in data["results"].items():
-        if name in {t.name for t in tasks}:
-            console.print(task_table(name, block))
-    console.print(summary_table(data))
+    _show(console, data)
     console.print(f"results: {options.output / 'results.json'}  ({time.time() - started:.0f} s)")
+
+
+@main.command("train")
+@MODEL_OPTION
+@REGISTRY_OPTION
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Checkpoint folder to write.",
+)
+@INTERMEDIATE_OPTIONS
+@TRAINING_OPTIONS
+def train_command(model_name: str, registries: tuple[str, ...], output: Path, **o: Any) -> None:
+    """Train the encoder on English intermediate tasks and save a checkpoint for `eval --model`."""
+    from rich.table import Table
+
+    from harness.intermediates.stage import train_intermediate
+
+    registry = _registry(registries)
+    tasks = registry.expand(o["intermediates"], "intermediates")
+    options = _intermediate_options(registry.model(model_name), output, o, tasks)
+    console = _console()
+    started = time.time()
+    summary = train_intermediate(options, lambda line: console.print(f"[dim]{line}[/]"))
+    table = Table(title=f"intermediate dev scores ({output})", title_justify="left")
+    for column in ("task", "kind", "metric", "steps", "dev"):
+        table.add_column(column, justify="right" if column in ("steps", "dev") else "left")
+    for name, block in summary["tasks"].items():
+        dev = ", ".join(f"{k} {v:.1f}" for k, v in block["dev"].items())
+        table.add_row(name, block["kind"], block["metric"], str(block["steps"]), dev)
+    console.print(table)
+    params = summary["parameters"]
+    console.print(
+        f"trainable parameters: {params['trainable']:,} of {params['total']:,}  ({time.time() - started:.0f} s)"
+    )
+
+
+@main.command("run")
+@MODEL_OPTION
+@REGISTRY_OPTION
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Study folder (default: runs/study-MODEL-INTERMEDIATES).",
+)
+@INTERMEDIATE_OPTIONS
+@TARGET_OPTIONS
+@TRAINING_OPTIONS
+@click.option(
+    "--baseline", is_flag=True, help="Also run the targets with no intermediate step, and compare."
+)
+@click.option(
+    "--seeds",
+    default="",
+    help="Comma-separated seeds (default: --seed); results show mean and spread.",
+)
+def run_command(
+    model_name: str,
+    registries: tuple[str, ...],
+    output: Path | None,
+    baseline: bool,
+    seeds: str,
+    **o: Any,
+) -> None:
+    """Intermediate training, then the targets from its checkpoint (and the baseline)."""
+    from harness.intermediates.pipeline import run_study, study_table
+
+    registry = _registry(registries)
+    intermediates = registry.expand(o["intermediates"], "intermediates")
+    targets = registry.expand(o["targets"])
+    model = registry.model(model_name)
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [o["seed"]]
+    except ValueError:
+        raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    name = Path(model_name).name if os.sep in model_name else model_name.replace("/", "_")
+    root = output or Path("runs") / f"study-{name}-{o['intermediates'].replace(',', '+')}"
+    eval_options = _eval_options(registry, model, root, o | {"registries": registries}, targets)
+    intermediate_options = _intermediate_options(model, root, o, intermediates)
+    console = _console()
+    started = time.time()
+    study = run_study(
+        root,
+        intermediate_options,
+        eval_options,
+        targets,
+        seed_list,
+        baseline,
+        lambda line: console.print(f"[dim]{line}[/]"),
+    )
+    console.print(study_table(study))
+    console.print(f"study: {root / 'study.json'}  ({time.time() - started:.0f} s)")
 
 
 @main.command("export")

@@ -58,6 +58,7 @@ class TrainOutcome:
     best_score: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     task_steps: dict[str, int] = field(default_factory=dict)  # optimiser steps per stream
+    parameters: dict[str, int] = field(default_factory=dict)  # trainable and total, where counted
 
 
 class _Streams(torch.nn.Module):

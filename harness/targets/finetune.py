@@ -19,6 +19,7 @@ from harness.data.selection import describe, read_logged, training_data
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
+from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer, model_location
 from harness.models.finetuned import FinetuneCache, cache_root, model_identity
 from harness.specs import ModelSpec, TaskSpec
@@ -69,6 +70,7 @@ class TrainedTarget:
             "precision": o.precision,
             "freeze_embeddings": o.freeze_embeddings,
             "eval_every": o.eval_every,
+            "adapter": o.adapter.describe(),
         }
 
     def _read(self, role: str, lang: str) -> SplitData:
@@ -144,6 +146,7 @@ class TrainedTarget:
                 "metric": task.metric,
                 "encode": asdict(encode),
                 "train": settings.as_dict(),
+                "adapter": o.adapter.describe(),
                 # the data by content, not by split name: targets sharing data share a model
                 "data": {
                     role: [
@@ -169,8 +172,17 @@ class TrainedTarget:
                 f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
             )
             model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
+            peft_encoder = apply_adapter(model, o.adapter)
+            if o.freeze_embeddings:
+                model.get_input_embeddings().weight.requires_grad_(False)
+            parameters = parameter_counts(model)
+            self.log(
+                f"{task.name}: {parameters['trainable']:,} of {parameters['total']:,} parameters trainable ({o.adapter.method})"
+            )
             train_features = kind.encode(train_examples, tokenizer, encode)
             outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
+            merge_adapter(peft_encoder)  # the saved and cached model is a plain checkpoint
+            outcome.parameters = parameters
             cache.put(key, model, tokenizer, asdict(outcome))
         train_seconds = time.time() - started
         if o.save_model:
@@ -230,6 +242,7 @@ class TrainedTarget:
                 "history": outcome.history,
                 "seconds": round(train_seconds, 1),
                 "settings": settings.as_dict(),
+                "parameters": outcome.parameters,
             },
             "gaps": gaps,
             "seconds": round(time.time() - started, 1),

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.models.adapters import AdapterSpec
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 
 # what a trained target uses when neither the registry nor the command line says
@@ -41,6 +42,7 @@ class EvalOptions:
     freeze_embeddings: bool = False
     eval_every: int = 0
     save_model: bool = False
+    adapter: AdapterSpec = field(default_factory=AdapterSpec)  # full fine-tuning or a peft method
     registry_files: tuple[str, ...] = ()  # user registries merged over the built-in one
     cache: bool = True  # reuse a model fine-tuned earlier on the same data with the same settings
     layer: int | None = None  # retrieval: hidden-state index (None: the model's default)
@@ -59,6 +61,7 @@ class EvalOptions:
     def describe(self) -> dict[str, Any]:
         described = asdict(self)
         described["model"] = asdict(self.model)
+        described["adapter"] = self.adapter.describe()
         described["output"] = str(self.output)
         described["data_dir"] = str(self.data_dir) if self.data_dir else None
         return described

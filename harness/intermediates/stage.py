@@ -1,0 +1,246 @@
+"""The intermediate stage: train the encoder on English intermediate tasks, hand it on.
+
+One shared encoder, one head per task; with several tasks a sampler picks the task of
+each optimiser step. The checkpoint folder is a plain Hugging Face encoder (adapter
+merged) that ``harness eval --model CKPT`` takes; each task's head is kept beside it
+under ``heads/TASK`` so the intermediate model can still be evaluated on its own task.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.data.selection import training_data
+from harness.engine.predict import predict_outputs
+from harness.engine.train import Stream, TrainSettings, train_streams
+from harness.errors import ConfigError
+from harness.intermediates.sampler import SamplerSpec
+from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
+from harness.models.encoder import load_model, load_tokenizer
+from harness.results import config_hash, environment, write_json
+from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
+from harness.targets.options import FALLBACK
+from harness.tasks import task_kind
+from harness.tasks.base import EncodeSettings, TaskKind
+
+Log = Callable[[str], None]
+SUMMARY = "intermediate.json"
+
+
+@dataclass
+class IntermediateOptions:
+    model: ModelSpec
+    tasks: list[TaskSpec]
+    output: Path
+    data_dir: Path | None = None  # folder of the local intermediate data
+    seed: int = 1
+    overrides: dict[str, Any] = field(default_factory=dict)
+    train_limit: int | None = None
+    limit: int | None = None  # dev examples per task
+    dev_holdout: int = 500
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    adapter: AdapterSpec = field(default_factory=AdapterSpec)
+    precision: str = "no"
+    freeze_embeddings: bool = False
+    eval_every: int = 0
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """One optimiser for all tasks: the first task's defaults, then the command line."""
+        merged = (
+            FALLBACK
+            | self.tasks[0].defaults
+            | {k: v for k, v in self.overrides.items() if v is not None}
+        )
+        return {k: HYPERPARAMETERS[k](v) for k, v in merged.items()}
+
+    def settings(self) -> dict[str, Any]:
+        return {
+            "model": asdict(self.model),
+            "tasks": [t.name for t in self.tasks],
+            "seed": self.seed,
+            "hyperparameters": self.hyperparameters(),
+            "train_limit": self.train_limit,
+            "limit": self.limit,
+            "dev_holdout": self.dev_holdout,
+            "sampler": asdict(self.sampler),
+            "adapter": self.adapter.describe(),
+            "precision": self.precision,
+            "freeze_embeddings": self.freeze_embeddings,
+            "eval_every": self.eval_every,
+            "data_dir": str(self.data_dir) if self.data_dir else None,
+        }
+
+
+@dataclass
+class _Task:
+    spec: TaskSpec
+    kind: TaskKind
+    model: Any
+    train: list[Any]
+    dev: list[Any]
+    dev_features: list[Any]
+    info: dict[str, Any]
+
+
+def finished(output: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """The summary of a finished intermediate training with these settings, if any."""
+    path = output / SUMMARY
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary if summary.get("config_hash") == config_hash(settings) else None
+
+
+def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
+    settings = options.settings()
+    done = finished(options.output, settings)
+    if done is not None:
+        log(f"intermediate checkpoint {options.output} already trained with these settings: reused")
+        return done
+    if not options.tasks:
+        raise ConfigError("no intermediate task given")
+    started = time.time()
+    hp = options.hyperparameters()
+    tokenizer = load_tokenizer(options.model)
+    encode = EncodeSettings(
+        max_length=hp["max_length"], prefix=options.model.input_prefix, doc_stride=hp["doc_stride"]
+    )
+    tasks: list[_Task] = []
+    encoder = None
+    for spec in options.tasks:
+        data = training_data(
+            spec, spec.splits["train"], spec.splits["dev"], spec.languages, options.data_dir,
+            seed=options.seed, train_limit=options.train_limit, dev_limit=options.limit,
+            holdout=options.dev_holdout, log=log,
+        )  # fmt: skip
+        kind = task_kind(spec, data.train)
+        model = load_model(options.model, kind.auto_class, **kind.model_kwargs())
+        if encoder is None:
+            encoder = model.base_model
+        else:  # every task model shares the first one's encoder
+            setattr(model, model.base_model_prefix, encoder)
+        dev_features = kind.encode(data.dev, tokenizer, encode)
+        kind.prepare_eval(dev_features)
+        tasks.append(_Task(spec, kind, model, data.train, data.dev, dev_features, data.info))
+        log(f"{spec.name}: {len(data.train)} training and {len(data.dev)} dev examples")
+    peft_encoder = apply_adapter(tasks[0].model, options.adapter)
+    everything = torch.nn.ModuleDict({t.spec.name: t.model for t in tasks})
+    if options.freeze_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    counts = parameter_counts(everything)
+    log(
+        f"trainable parameters: {counts['trainable']:,} of {counts['total']:,} ({options.adapter.method})"
+    )
+
+    def dev_scores(models: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+        scores = {}
+        for t in tasks:
+            model = models[t.spec.name]
+            device = next(model.parameters()).device
+            outputs = predict_outputs(
+                model, t.kind, t.dev_features, tokenizer.pad_token_id, hp["eval_batch_size"], device
+            )
+            scores[t.spec.name] = t.kind.score(
+                t.kind.decode(outputs, t.dev_features, t.dev), t.dev, t.spec.train_language
+            )
+        return scores
+
+    def mean_dev(models: Mapping[str, Any]) -> float:
+        scores = dev_scores(models)
+        log(
+            "  "
+            + ", ".join(
+                f"{name} {tasks[i].kind.primary(s):.2f}"
+                for i, (name, s) in enumerate(scores.items())
+            )
+        )
+        return sum(t.kind.primary(scores[t.spec.name]) for t in tasks) / len(tasks)
+
+    streams = [
+        Stream(
+            t.spec.name,
+            t.model,
+            t.kind,
+            t.kind.encode(t.train, tokenizer, encode),
+            tokenizer.pad_token_id,
+        )
+        for t in tasks
+    ]
+    probabilities = options.sampler.probabilities({s.name: len(s.features) for s in streams})
+    train_settings = TrainSettings(
+        lr=hp["lr"], epochs=hp["epochs"], batch_size=hp["batch_size"], grad_accum=hp["grad_accum"],
+        warmup=hp["warmup"], weight_decay=hp["weight_decay"], seed=options.seed,
+        eval_every=options.eval_every, precision=options.precision, freeze_embeddings=options.freeze_embeddings,
+    )  # fmt: skip
+    outcome = train_streams(streams, train_settings, probabilities, mean_dev, log)
+    final = dev_scores({t.spec.name: t.model for t in tasks})
+    _save(options.output, tasks, encoder, peft_encoder, tokenizer)
+    summary = {
+        "config_hash": config_hash(settings),
+        "settings": settings,
+        "tasks": {
+            t.spec.name: {
+                "kind": t.spec.kind,
+                "metric": t.spec.metric,
+                "dev": final[t.spec.name],
+                "data": t.info,
+                "labels": list(t.kind.labels),
+                "steps": outcome.task_steps[t.spec.name],
+                "sampling_probability": probabilities[t.spec.name],
+            }
+            for t in tasks
+        },
+        "parameters": counts,
+        "training": asdict(outcome) | {"settings": train_settings.as_dict()},
+        "environment": environment(),
+        "seconds": round(time.time() - started, 1),
+    }
+    write_json(options.output / SUMMARY, summary)
+    return summary
+
+
+def _save(
+    output: Path, tasks: list[_Task], encoder: Any, peft_encoder: Any, tokenizer: Any
+) -> None:
+    """The merged encoder (the hand-off), the adapter, and each task's head."""
+    from safetensors.torch import save_file
+
+    output.mkdir(parents=True, exist_ok=True)
+    if peft_encoder is not None:
+        peft_encoder.save_pretrained(output / "adapter")
+    merge_adapter(peft_encoder)
+    encoder.save_pretrained(output)
+    tokenizer.save_pretrained(output)
+    for t in tasks:
+        folder = output / "heads" / t.spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        prefix = t.model.base_model_prefix + "."
+        head = {
+            k: v.contiguous() for k, v in t.model.state_dict().items() if not k.startswith(prefix)
+        }
+        save_file(head, str(folder / "head.safetensors"))
+        meta = {"kind": t.spec.kind, "auto_class": t.kind.auto_class, "head": t.kind.model_kwargs()}
+        write_json(folder / "head.json", meta)
+
+
+def load_task_model(checkpoint: Path, task: str) -> Any:
+    """The intermediate model for one of its own tasks: the encoder plus that task's head."""
+    from safetensors.torch import load_file
+
+    folder = checkpoint / "heads" / task
+    if not (folder / "head.json").is_file():
+        raise ConfigError(
+            f"{checkpoint} has no head for task {task!r} (heads: {', '.join(p.name for p in (checkpoint / 'heads').glob('*'))})"
+        )
+    meta = json.loads((folder / "head.json").read_text(encoding="utf-8"))
+    spec = ModelSpec(name=str(checkpoint), source="local", path=str(checkpoint))
+    model = load_model(spec, meta["auto_class"], **meta["head"])
+    model.load_state_dict(load_file(str(folder / "head.safetensors")), strict=False)
+    return model
