@@ -522,5 +522,115 @@ def export_command(
     click.echo(f"wrote {len(written)} files of {', '.join(names)} to {out}")
 
 
+@main.command("report")
+@click.argument(
+    "runs",
+    metavar="RUN...",
+    nargs=-1,
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="A rich table, or text for papers and spreadsheets on stdout.",
+)
+@click.option("--plots", is_flag=True, help="Also write PNG plots (into the first run's plots/).")
+@click.option(
+    "--plots-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the plots here instead (implies --plots).",
+)
+def report_command(runs: tuple[Path, ...], fmt: str, plots: bool, plots_dir: Path | None) -> None:
+    """Task scores, group means and the XTREME score of each RUN side by side.
+
+    Plots: a language x task heatmap per run and the cross-lingual transfer gap per task
+    (English minus the mean of the other languages; only where English was evaluated).
+    """
+    import json
+
+    from harness.report import (
+        load_runs,
+        report_csv,
+        report_json,
+        report_markdown,
+        report_table,
+        write_plots,
+    )
+
+    loaded = load_runs(runs)
+    if fmt == "table":
+        _console().print(report_table(loaded))
+    elif fmt == "json":
+        click.echo(json.dumps(report_json(loaded), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report_markdown(loaded) if fmt == "markdown" else report_csv(loaded), nl=False)
+    if plots or plots_dir is not None:
+        written, notes = write_plots(loaded, plots_dir or loaded[0].path / "plots")
+        for line in [*notes, *(f"wrote {path}" for path in written)]:
+            click.echo(line, err=True)
+
+
+def _run_list(text: str) -> list[Path]:
+    paths = [Path(part.strip()) for part in text.split(",") if part.strip()]
+    if not paths:
+        raise ConfigError(f"{text!r}: expected one run folder or a comma-separated list")
+    return paths
+
+
+@main.command("compare")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option(
+    "--samples",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Bootstrap random seed.",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.05,
+    show_default=True,
+    help="1 - confidence level of the intervals.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def compare_command(
+    run_a: str, run_b: str, samples: int, seed: int, alpha: float, fmt: str
+) -> None:
+    """B minus A per task and language, with paired bootstrap CIs and p-values.
+
+    RUN_A and RUN_B are run folders, or comma-separated lists of run folders (one per
+    seed: runs/a-seed1,runs/a-seed2), whose per-example statistics are averaged before
+    resampling. Both sides must have predicted the same examples; a language where they
+    did not is refused with the reason, and the rest is compared.
+    """
+    import json
+
+    from harness.compare import compare_runs, comparison_table, legend
+
+    comparison = compare_runs(_run_list(run_a), _run_list(run_b), samples, seed, alpha)
+    if fmt == "json":
+        click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
+        return
+    console = _console()
+    console.print(comparison_table(comparison))
+    for line in legend(comparison):
+        console.print(line, highlight=False, markup=False)
+
+
 if __name__ == "__main__":
     main()

@@ -123,7 +123,7 @@ class TrainedTarget:
 
         def dev_score(m: Any) -> float:
             predictions = predict(m, dev_features, dev_examples)
-            return kind.primary(kind.score(predictions, dev_examples, task.train_language))
+            return kind.primary(kind.score(predictions, dev_examples, None))
 
         settings = TrainSettings(
             lr=hp["lr"],
@@ -143,7 +143,7 @@ class TrainedTarget:
                 "model": model_identity(o.model, model_location(o.model)),
                 "kind": task.kind,
                 "labels": kind.labels,
-                "metric": task.metric,
+                "metric": kind.selection_metric(),
                 "encode": asdict(encode),
                 "train": settings.as_dict(),
                 "adapter": o.adapter.describe(),

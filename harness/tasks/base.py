@@ -51,6 +51,10 @@ class TaskKind(ABC):
         """The label set the head is sized for; the registry's unless a kind learns it from data."""
         return task.labels
 
+    def selection_metric(self) -> str:
+        """What model selection on English dev optimises (part of the fine-tuning cache key)."""
+        return self.task.metric
+
     def primary(self, metrics: dict[str, float]) -> float:
         """The one number per language that the task score averages."""
         return metrics[self.primary_metric]
@@ -108,10 +112,10 @@ class TaskKind(ABC):
 
     @abstractmethod
     def score(
-        self, predictions: Sequence[Any], examples: Sequence[Any], lang: str
+        self, predictions: Sequence[Any], examples: Sequence[Any], lang: str | None
     ) -> dict[str, float]:
         """Metrics (percentages) of predictions against the examples' gold (``lang`` for
-        language-aware metrics such as MLQA's)."""
+        language-aware metrics such as MLQA's; None on English dev during model selection)."""
 
     def has_gold(self, examples: Sequence[Any]) -> bool:
         return all(map(has_gold, examples))

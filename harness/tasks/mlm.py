@@ -21,6 +21,10 @@ from harness.tasks.base import IGNORE_INDEX, EncodeSettings, Feature, TaskKind
 MASK_SHARE = 0.15
 
 
+def feature_first_real(feature: Feature) -> int | None:
+    return next((i for i, special in enumerate(feature["special"]) if not special), None)
+
+
 class MaskedLM(TaskKind):
     name = "mlm"
     auto_class = "AutoModelForMaskedLM"
@@ -49,13 +53,11 @@ class MaskedLM(TaskKind):
         ]
 
     def _mask(self, feature: Feature, rng: random.Random) -> tuple[list[int], list[int]]:
+        """Each real token is chosen with probability 0.15, independently (as BERT does)."""
         ids, labels = list(feature["input_ids"]), [IGNORE_INDEX] * len(feature["input_ids"])
-        candidates = [i for i, special in enumerate(feature["special"]) if not special]
-        for i in (
-            rng.sample(candidates, max(1, round(MASK_SHARE * len(candidates))))
-            if candidates
-            else []
-        ):
+        for i, special in enumerate(feature["special"]):
+            if special or rng.random() >= MASK_SHARE:
+                continue
             labels[i] = ids[i]
             roll = rng.random()
             if roll < 0.8:
@@ -68,6 +70,12 @@ class MaskedLM(TaskKind):
         width = max(len(f["input_ids"]) for f in features)
         # training draws fresh masks; dev features carry fixed ones (see ``prepare_eval``)
         masked = [f.get("fixed") or self._mask(f, self.rng) for f in features]
+        if all(g == IGNORE_INDEX for _, labels in masked for g in labels):
+            # a batch with nothing to predict has no loss: predict the first real token
+            labels = masked[0][1]
+            first = feature_first_real(features[0])
+            if first is not None:
+                labels[first] = features[0]["input_ids"][first]
         return {
             "input_ids": torch.tensor([ids + [pad_id] * (width - len(ids)) for ids, _ in masked]),
             "attention_mask": torch.tensor(
@@ -107,7 +115,10 @@ class MaskedLM(TaskKind):
         return predictions
 
     def score(
-        self, predictions: Sequence[tuple[int, int]], examples: Sequence[TextExample], lang: str
+        self,
+        predictions: Sequence[tuple[int, int]],
+        examples: Sequence[TextExample],
+        lang: str | None,
     ) -> dict[str, float]:
         correct = sum(c for c, _ in predictions)
         total = sum(n for _, n in predictions)

@@ -104,7 +104,7 @@ class MultipleChoice(TaskKind):
         return predictions
 
     def score(
-        self, predictions: Sequence[str], examples: Sequence[ChoiceExample], lang: str
+        self, predictions: Sequence[str], examples: Sequence[ChoiceExample], lang: str | None
     ) -> dict[str, float]:
         return classification_scores(predictions, [e.label for e in examples])
 

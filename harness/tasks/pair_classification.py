@@ -46,7 +46,7 @@ class PairClassification(TaskKind):
         return predictions
 
     def score(
-        self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str
+        self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str | None
     ) -> dict[str, float]:
         # QQP reports F1 of its positive (last) label beside accuracy
         positive = self.labels[-1] if self.task.metric == "accuracy_f1" else None

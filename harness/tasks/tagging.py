@@ -94,7 +94,10 @@ class Tagging(TaskKind):
         return predictions
 
     def score(
-        self, predictions: Sequence[Sequence[str]], examples: Sequence[TaggedSentence], lang: str
+        self,
+        predictions: Sequence[Sequence[str]],
+        examples: Sequence[TaggedSentence],
+        lang: str | None,
     ) -> dict[str, float]:
         return tagging_scores(predictions, [e.tags or () for e in examples])
 

@@ -1,0 +1,249 @@
+"""Intermediate training on the tiny model: sampler, MLM mixing, hand-off, LoRA, train and run."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from harness.cli import main
+from harness.data.examples import PairExample, TextExample
+from harness.engine.train import Stream, TrainSettings, train, train_streams
+from harness.intermediates.sampler import SamplerSpec
+from harness.intermediates.stage import IntermediateOptions, load_task_model, train_intermediate
+from harness.models.adapters import AdapterSpec, apply_adapter
+from harness.models.encoder import load_model, load_tokenizer
+from harness.registry import load_registry
+from harness.specs import ModelSpec
+from harness.tasks import task_kind
+from harness.tasks.base import IGNORE_INDEX, EncodeSettings
+
+EN = ["the", "cat", "dog", "sat", "on", "mat", "a", "house", "is", "big", "small", "red", "blue"]
+DE = ["der", "Hund", "ist", "groß", "Katze", "Haus", "rot", "blau", "klein"]
+
+
+def sentence(rng: random.Random, words: list[str]) -> str:
+    return " ".join(rng.choice(words) for _ in range(rng.randint(3, 8)))
+
+
+@pytest.fixture
+def spec(tiny_model: Path) -> ModelSpec:
+    return ModelSpec(name="tiny", source="local", path=str(tiny_model))
+
+
+@pytest.fixture
+def intermediate_dir(tmp_path: Path) -> Path:
+    """CommonsenseQA in its original jsonl layout, and MLM text files, all tiny."""
+    rng = random.Random(0)
+    root = tmp_path / "intermediate"
+    (root / "commonsenseqa").mkdir(parents=True)
+    for name, n in (("train_rand_split", 60), ("dev_rand_split", 20)):
+        rows = []
+        for i in range(n):
+            answer = rng.randrange(5)
+            choices = [
+                {"label": "ABCDE"[c], "text": sentence(rng, EN if c == answer else DE)}
+                for c in range(5)
+            ]
+            rows.append({"id": f"{name}-{i}", "answerKey": "ABCDE"[answer],
+                         "question": {"stem": sentence(rng, EN), "choices": choices}})  # fmt: skip
+        (root / "commonsenseqa" / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows)
+        )
+    (root / "mlm").mkdir()
+    for lang, words in (("en", EN), ("de", DE)):
+        (root / "mlm" / f"{lang}.txt").write_text(
+            "\n".join(sentence(rng, words) for _ in range(80)) + "\n"
+        )
+    return root
+
+
+@pytest.fixture
+def registry_file(tmp_path: Path) -> Path:
+    path = tmp_path / "user.yaml"
+    path.write_text("intermediates:\n  mlm:\n    languages: [en, de]\n", encoding="utf-8")
+    return path
+
+
+def test_sampler_probabilities() -> None:
+    sizes = {"a": 100, "b": 400, "c": 10_000}
+    assert SamplerSpec("uniform").probabilities(sizes) == pytest.approx(
+        {"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}
+    )
+    assert SamplerSpec("proportional").probabilities(sizes)["c"] == pytest.approx(10_000 / 10_500)
+    capped = SamplerSpec("temperature", temperature=2.0, cap=400).probabilities(sizes)
+    assert capped == pytest.approx({"a": 10 / 50, "b": 20 / 50, "c": 20 / 50})
+    with pytest.raises(Exception, match="sampler 'nope'"):
+        SamplerSpec("nope")
+
+
+def _pairs(n: int, seed: int) -> list[PairExample]:
+    rng = random.Random(seed)
+    return [
+        PairExample(sentence(rng, EN), sentence(rng, DE), rng.choice(["0", "1"])) for _ in range(n)
+    ]
+
+
+def test_observed_task_frequencies_follow_the_sampler(spec: ModelSpec) -> None:
+    registry = load_registry()
+    tokenizer = load_tokenizer(spec)
+    task = registry.targets["pawsx"]
+    streams, encoder = [], None
+    for name in ("a", "b", "c"):
+        kind = task_kind(task)
+        model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+        if encoder is None:
+            encoder = model.base_model
+        setattr(model, model.base_model_prefix, encoder)
+        features = kind.encode(_pairs(16, 0), tokenizer, EncodeSettings(max_length=32))
+        streams.append(Stream(name, model, kind, features, tokenizer.pad_token_id))
+    weights = {"a": 0.6, "b": 0.3, "c": 0.1}
+    settings = TrainSettings(lr=1e-4, epochs=25, batch_size=4, seed=3)  # 300 steps
+    outcome = train_streams(streams, settings, weights, None, log=lambda _: None)
+    total = sum(outcome.task_steps.values())
+    assert total == outcome.steps == 300
+    for name, p in weights.items():
+        assert abs(outcome.task_steps[name] / total - p) < 0.06, (name, outcome.task_steps)
+    # one encoder: the three task models hold the very same parameters
+    assert streams[0].model.base_model is streams[2].model.base_model
+
+
+def test_mlm_masks_like_bert(spec: ModelSpec) -> None:
+    task = load_registry().intermediates["mlm"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    rng = random.Random(0)
+    examples = [TextExample(sentence(rng, EN + DE)) for _ in range(300)]
+    features = kind.encode(examples, tokenizer, EncodeSettings(max_length=32))
+    batch = kind.collate(features, tokenizer.pad_token_id)
+    real = sum(len(f["input_ids"]) - 2 for f in features)
+    labels = batch["labels"]
+    chosen = labels != IGNORE_INDEX
+    assert abs(chosen.sum().item() / real - 0.15) < 0.03
+    masked = (batch["input_ids"] == tokenizer.mask_token_id) & chosen
+    assert abs(masked.sum().item() / chosen.sum().item() - 0.8) < 0.08
+    assert not chosen[:, 0].any()  # <s> is never chosen
+    kind.prepare_eval(features)
+    again = kind.collate(features, tokenizer.pad_token_id)
+    assert torch.equal(again["labels"], kind.collate(features, tokenizer.pad_token_id)["labels"])
+
+
+def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_dir: Path, registry_file: Path,
+                                                 tmp_path: Path) -> None:  # fmt: skip
+    registry = load_registry([registry_file])
+    checkpoint = tmp_path / "ckpt"
+    options = IntermediateOptions(
+        model=spec, tasks=[registry.intermediates["commonsenseqa"], registry.intermediates["mlm"]],
+        output=checkpoint, data_dir=intermediate_dir, overrides={"epochs": 2, "batch_size": 8, "lr": 1e-3},
+        sampler=SamplerSpec("uniform"),
+    )  # fmt: skip
+    summary = train_intermediate(options, log=lambda _: None)
+    tasks = summary["tasks"]
+    assert set(tasks) == {"commonsenseqa", "mlm"}
+    assert tasks["commonsenseqa"]["steps"] > 0 and tasks["mlm"]["steps"] > 0  # MLM mixed in
+    assert tasks["mlm"]["data"]["train"]["lang"] == "en,de"  # every language's text
+    assert tasks["mlm"]["data"]["dev"]["held_out_from_train"] is True
+    assert "accuracy" in tasks["commonsenseqa"]["dev"] and "accuracy" in tasks["mlm"]["dev"]
+    assert summary["tasks"]["mlm"]["sampling_probability"] == pytest.approx(0.5)
+    # a rerun with the same settings reuses the checkpoint
+    logs: list[str] = []
+    train_intermediate(options, log=logs.append)
+    assert any("reused" in line for line in logs)
+
+    # hand-off: a target model's encoder equals the checkpoint's; its head is fresh
+    encoder = load_model(ModelSpec("ckpt", "local", str(checkpoint)), "AutoModel")
+    target = load_model(
+        ModelSpec("ckpt", "local", str(checkpoint)),
+        "AutoModelForSequenceClassification",
+        num_labels=2,
+    )
+    original = load_model(spec, "AutoModel")
+    saved = encoder.state_dict()
+    for name, value in target.base_model.state_dict().items():
+        assert torch.equal(value, saved[name]), name
+    assert not torch.equal(saved["encoder.layer.0.attention.self.query.weight"],
+                           original.state_dict()["encoder.layer.0.attention.self.query.weight"])  # fmt: skip
+    head = load_file(str(checkpoint / "heads" / "commonsenseqa" / "head.safetensors"))
+    assert head and all(not k.startswith(target.base_model_prefix) for k in head)
+
+    # the intermediate model still answers its own task, with its trained head
+    mc = load_task_model(checkpoint, "commonsenseqa")
+    kind = task_kind(registry.intermediates["commonsenseqa"])
+    for name, value in head.items():
+        assert torch.equal(mc.state_dict()[name], value)
+    with pytest.raises(Exception, match="no head for task 'qqp'"):
+        load_task_model(checkpoint, "qqp")
+    assert kind.labels == ("0", "1", "2", "3", "4")
+
+
+def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
+    task = load_registry().targets["pawsx"]
+    kind = task_kind(task)
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    apply_adapter(
+        model, AdapterSpec("lora", {"r": 4, "lora_alpha": 8, "target_modules": ["query", "value"]})
+    )
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    features = kind.encode(_pairs(32, 1), tokenizer, EncodeSettings(max_length=32))
+    train(model, kind, features, tokenizer.pad_token_id, TrainSettings(lr=1e-2, epochs=2, batch_size=8, warmup=0),
+          log=lambda _: None)  # fmt: skip
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed, "nothing trained"
+    assert all("lora_" in k or k.startswith("classifier") for k in changed), sorted(changed)
+    assert any("lora_B" in k for k in changed) and any(k.startswith("classifier") for k in changed)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_train_command_with_lora_reports_trainable_parameters(
+    tiny_model: Path, intermediate_dir: Path, tmp_path: Path
+) -> None:
+    code, output = run("train", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+                       "--intermediate-dir", str(intermediate_dir), "--output", str(tmp_path / "ckpt"),
+                       "--epochs", "1", "--adapter", "lora", "--adapter-option", "r=4",
+                       "--adapter-option", "target_modules=[query,value]")  # fmt: skip
+    assert code == 0, output
+    assert "trainable parameters" in output and "commonsenseqa" in output
+    summary = json.loads((tmp_path / "ckpt" / "intermediate.json").read_text())
+    assert summary["parameters"]["trainable"] < summary["parameters"]["total"] / 2
+    assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
+    assert (tmp_path / "ckpt" / "config.json").is_file()  # the merged encoder, for eval --model
+
+
+def test_missing_licensed_ccg_data_says_where_to_put_it(
+    tiny_model: Path, intermediate_dir: Path, tmp_path: Path
+) -> None:
+    code, output = run("train", "--model", str(tiny_model), "--intermediate", "ccg",
+                       "--intermediate-dir", str(intermediate_dir), "--output", str(tmp_path / "ckpt"))  # fmt: skip
+    assert code == 2
+    assert str(intermediate_dir / "ccg" / "ccg.train.tsv") in output.replace("\n", "")
+
+
+def test_run_compares_with_the_baseline_over_seeds(
+    tiny_model: Path, intermediate_dir: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    data = xtreme_dir
+    out = tmp_path / "study"
+    code, output = run("run", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+                       "--intermediate-dir", str(intermediate_dir), "--targets", "pawsx,tatoeba",
+                       "--languages", "en,de", "--data-dir", str(data), "--epochs", "1",
+                       "--baseline", "--seeds", "1,2", "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    study = json.loads((out / "study.json").read_text())
+    assert study["seeds"] == [1, 2]
+    for arm in ("baseline", "intermediate"):
+        assert len(study["arms"][arm]["pawsx"]["values"]) == 2
+    assert "difference" in output and "pawsx" in output
+    assert (out / "intermediate-seed2" / "config.json").is_file()
+    assert (out / "baseline-seed1" / "results.json").is_file()
