@@ -544,7 +544,7 @@ def _compare_task(
         result.total = (
             summarise(a, b, np.mean(draws, axis=0), alpha) if draws else Difference(a, b, b - a)
         )
-    if result.refused:
+    if result.refused and result.languages:
         shown = f"{len(result.languages)} of {len(languages)} languages"
         result.note = "; ".join(filter(None, [result.note, f"task difference over {shown}"]))
     return result
@@ -619,7 +619,7 @@ def comparison_table(comparison: Comparison) -> Table:
             table.add_row(
                 f"[bold]{t.task}[/]",
                 "[bold]all[/]",
-                f"{len(t.languages)} langs",
+                f"{len(t.languages)} lang{'' if len(t.languages) == 1 else 's'}",
                 *_cells(t.total, comparison.samples),
                 end_section=True,
             )

@@ -111,14 +111,16 @@ class Run:
 
 
 def run_names(paths: Sequence[Path]) -> list[str]:
-    """Folder names, with as many parent folders as it takes to tell the runs apart
-    (``study-a/seed1`` and ``study-b/seed1``)."""
+    """Folder names, each with as many parent folders as it takes to tell it from the other
+    runs (``study-a/seed1`` and ``study-b/seed1``, but ``baseline`` alone)."""
     parts = [path.resolve().parts for path in paths]
-    deepest = max(len(p) for p in parts)
-    for depth in range(1, deepest + 1):
-        names = ["/".join(p[-depth:]) for p in parts]
-        if len(set(names)) == len(names):
-            break
+    names = []
+    for i, mine in enumerate(parts):
+        others = [theirs for j, theirs in enumerate(parts) if j != i]
+        depth = 1
+        while depth < len(mine) and any(theirs[-depth:] == mine[-depth:] for theirs in others):
+            depth += 1
+        names.append("/".join(mine[-depth:]))
     return names
 
 
@@ -166,7 +168,7 @@ def summary_rows(runs: Sequence[Run]) -> list[Row]:
     for group in GROUPS:
         values = tuple((run.data.get("groups") or {}).get(group) for run in runs)
         if any(v is not None for v in values):
-            rows.append(Row(group.replace("_", " "), "group", values, no_mark))
+            rows.append(Row(f"{group.replace('_', ' ')} (group mean)", "group", values, no_mark))
     xtreme = tuple(run.data.get("xtreme_score") for run in runs)
     if any(v is not None for v in xtreme):
         rows.append(Row("XTREME", "xtreme", xtreme, no_mark))
@@ -204,7 +206,10 @@ def report_markdown(runs: Sequence[Run]) -> str:
     ]
     for row in rows:
         wrap = {"task": "{}", "group": "*{}*", "xtreme": "**{}**"}[row.kind]
-        cells = [wrap.format(_cell(row, i)) for i in range(len(runs))]
+        cells = [
+            _cell(row, i) if row.values[i] is None else wrap.format(_cell(row, i))
+            for i in range(len(runs))
+        ]
         lines.append(f"| {wrap.format(row.label)} | " + " | ".join(cells) + " |")
     if any(any(row.incomplete) for row in rows):
         lines += ["", INCOMPLETE_LEGEND]
@@ -316,8 +321,7 @@ def _heatmap(plt: Any, run: Run, tasks: Sequence[str]) -> Any:
     figure, axes = plt.subplots(
         figsize=(2.0 + 0.9 * max(len(tasks), 1), 1.2 + 0.28 * max(len(langs), 1))
     )
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("#eeeeee")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#eeeeee")
     image = axes.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=100, aspect="auto")
     axes.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right", fontsize=8)
     axes.set_yticks(range(len(langs)), langs, fontsize=8)

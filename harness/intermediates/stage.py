@@ -222,8 +222,10 @@ def _save(
         folder = output / "heads" / t.spec.name
         folder.mkdir(parents=True, exist_ok=True)
         prefix = t.model.base_model_prefix + "."
+        # clones: an MLM head ties tensors (decoder bias), which safetensors will not share
+        state = t.model.state_dict()
         head = {
-            k: v.contiguous() for k, v in t.model.state_dict().items() if not k.startswith(prefix)
+            k: v.detach().clone().contiguous() for k, v in state.items() if not k.startswith(prefix)
         }
         save_file(head, str(folder / "head.safetensors"))
         meta = {"kind": t.spec.kind, "auto_class": t.kind.auto_class, "head": t.kind.model_kwargs()}
