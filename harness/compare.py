@@ -386,12 +386,12 @@ def _run_stats(reader: GoldReader, who: Labelled, task: str, lang: str, unit: Fa
         rows = _read_predictions(path)
         if len(rows) != len(gold):
             raise Refused(f"{len(rows)} predictions for {len(gold)} examples")
-        stats = unit.stats(rows, gold, block.get("metric", ""), lang)
+        stats = unit.stats(rows, gold, _scoring(block)[1], lang)
     except Refused as err:
         raise Refused(f"{who.label}: {err}") from None
     except (ValueError, TypeError, KeyError, AttributeError) as err:
         raise Refused(f"{who.label}: predictions unusable ({type(err).__name__}: {err})") from None
-    recorded = primary_score(block["kind"], block.get("metric", ""), block["languages"][lang])
+    recorded = primary_score(*_scoring(block), block["languages"][lang])
     if abs(stats.score() - recorded) > TOLERANCE:
         raise Refused(
             f"{who.label}: its predictions score {stats.score():.4f} against the gold read "
@@ -479,15 +479,13 @@ def compare_runs(
             refused[task] = f"not in {', '.join(lacking)}"
             continue
         first = a_side[0].run.results[task]
-        kinds = {
-            (who.run.results[task]["kind"], who.run.results[task].get("metric")) for who in everyone
-        }
+        kinds = {_scoring(who.run.results[task]) for who in everyone}
         if len(kinds) > 1:
             refused[task] = (
                 f"scored differently: {', '.join(f'{k} ({m})' for k, m in sorted(kinds))}"
             )
             continue
-        unit = family(first["kind"], first.get("metric", ""))
+        unit = family(*_scoring(first))
         if unit is None and first.get("metric") != "bucc_f1":
             refused[task] = f"no paired comparison for kind {first['kind']}"
             continue
@@ -509,7 +507,7 @@ def _compare_task(
     alpha: float,
 ) -> TaskComparison:
     everyone = a_side + b_side
-    metric = a_side[0].run.results[task].get("metric", "")
+    metric = _scoring(a_side[0].run.results[task])[1]
     result = TaskComparison(task, metric, unit.unit if unit else "")
     if unit is None:
         result.note = "BUCC: F1 over pairs mined from a whole corpus has no per-example units; compared without a CI"
@@ -569,13 +567,13 @@ def _same_examples(task: str, lang: str, everyone: list[Labelled]) -> int:
 
 
 def _mean_recorded(side: list[Labelled], task: str, lang: str) -> float:
-    values = []
-    for who in side:
-        block = who.run.results[task]
-        values.append(
-            primary_score(block["kind"], block.get("metric", ""), block["languages"][lang])
-        )
-    return float(np.mean(values))
+    blocks = [who.run.results[task] for who in side]
+    return float(np.mean([primary_score(*_scoring(b), b["languages"][lang]) for b in blocks]))
+
+
+def _scoring(block: dict[str, Any]) -> tuple[str, str]:
+    """A task block's kind and metric, which decide its primary score and its units."""
+    return block["kind"], block.get("metric", "")
 
 
 # --- rendering -------------------------------------------------------------------------------
