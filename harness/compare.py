@@ -334,16 +334,20 @@ def _read_gold(
     spec: Any, block: dict[str, Any], lang: str, info: dict[str, Any], data_dir: Path | None
 ) -> list[Any]:
     """The evaluated examples in prediction order: the first ``examples`` of the split, or,
-    for English scored on examples held out of training, the same seeded hold-out again."""
+    for English scored on examples held out of training, the same seeded hold-out again.
+
+    A held-out language's evaluated file *is* its training data (that is why examples
+    were held out), so the hold-out is redrawn from that file alone: no other split (nor
+    its hub source) is read.
+    """
     from harness.data import Bitext, fingerprint, read_split
     from harness.data.selection import training_data
 
     if info.get("held_out_from_train"):
-        s = block["settings"]
+        settings = block["settings"]
         data = training_data(
-            spec, s["splits"]["train"], s["splits"]["dev"], [spec.train_language], data_dir,
-            seed=s["seed"], train_limit=s.get("train_limit"), dev_limit=s.get("limit"),
-            holdout=s["dev_holdout"], log=lambda _: None,
+            spec, info["split"], info["split"], [lang], data_dir, seed=settings["seed"],
+            train_limit=None, dev_limit=None, holdout=settings["dev_holdout"], log=lambda _: None,
         )  # fmt: skip
         found, examples = data.info["dev"].get("fingerprint"), list(data.dev)
     else:
