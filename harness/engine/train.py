@@ -39,6 +39,12 @@ class TrainSettings:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_hyperparameters(cls, hp: Mapping[str, Any], **run: Any) -> TrainSettings:
+        """A task's resolved hyperparameters plus the run's own settings (seed, precision, ...)."""
+        keys = ("lr", "epochs", "batch_size", "grad_accum", "warmup", "weight_decay")
+        return cls(**{k: hp[k] for k in keys}, **run)
+
 
 @dataclass
 class Stream:

@@ -174,10 +174,9 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
         for t in tasks
     ]
     probabilities = options.sampler.probabilities({s.name: len(s.features) for s in streams})
-    train_settings = TrainSettings(
-        lr=hp["lr"], epochs=hp["epochs"], batch_size=hp["batch_size"], grad_accum=hp["grad_accum"],
-        warmup=hp["warmup"], weight_decay=hp["weight_decay"], seed=options.seed,
-        eval_every=options.eval_every, precision=options.precision, freeze_embeddings=options.freeze_embeddings,
+    train_settings = TrainSettings.from_hyperparameters(
+        hp, seed=options.seed, eval_every=options.eval_every, precision=options.precision,
+        freeze_embeddings=options.freeze_embeddings,
     )  # fmt: skip
     outcome = train_streams(streams, train_settings, probabilities, mean_dev, log)
     final = dev_scores({t.spec.name: t.model for t in tasks})

@@ -125,13 +125,8 @@ class TrainedTarget:
             predictions = predict(m, dev_features, dev_examples)
             return kind.primary(kind.score(predictions, dev_examples, None))
 
-        settings = TrainSettings(
-            lr=hp["lr"],
-            epochs=hp["epochs"],
-            batch_size=hp["batch_size"],
-            grad_accum=hp["grad_accum"],
-            warmup=hp["warmup"],
-            weight_decay=hp["weight_decay"],
+        settings = TrainSettings.from_hyperparameters(
+            hp,
             seed=o.seed,
             eval_every=o.eval_every,
             precision=o.precision,
