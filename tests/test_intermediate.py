@@ -251,3 +251,19 @@ def test_run_compares_with_the_baseline_over_seeds(
     assert "difference" in output and "pawsx" in output
     assert (out / "intermediate-seed2" / "config.json").is_file()
     assert (out / "baseline-seed1" / "results.json").is_file()
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("task", ["commonsenseqa", "cosmosqa", "anli_plus"])
+def test_real_offline_intermediate_data_trains_end_to_end(spec: ModelSpec, shared_data: Path, task: str,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    options = IntermediateOptions(
+        model=spec, tasks=[load_registry().intermediates[task]], output=tmp_path / "ckpt",
+        data_dir=shared_data / "intermediate", train_limit=40, limit=20, overrides={"epochs": 1, "batch_size": 8, "max_length": 128},
+    )  # fmt: skip
+    logs: list[str] = []
+    summary = train_intermediate(options, log=logs.append)
+    block = summary["tasks"][task]
+    assert block["steps"] == 5 and "accuracy" in block["dev"]
+    assert block["data"]["train"]["examples"] == 40
+    assert block["data"]["train"]["fingerprint"]  # read from the local files
