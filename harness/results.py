@@ -14,7 +14,8 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,30 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+@dataclass
+class Progress:
+    """A task's results so far, language by language, saved after each one, so an
+    interrupted run redoes only the languages it had not finished."""
+
+    languages: dict[str, Any] = field(default_factory=dict)  # scores of each scored language
+    evaluated: dict[str, Any] = field(default_factory=dict)  # what each language was computed from
+    gaps: list[str] = field(default_factory=list)
+    save: Callable[[Progress], None] = lambda progress: None
+
+    def done(self, lang: str) -> bool:
+        return lang in self.evaluated or any(gap.startswith(f"{lang}: ") for gap in self.gaps)
+
+    def record(self, lang: str, scores: dict[str, Any] | None = None, info: dict[str, Any] | None = None,
+               gap: str | None = None) -> None:  # fmt: skip
+        if scores is not None:
+            self.languages[lang] = scores
+        if info is not None:
+            self.evaluated[lang] = info
+        if gap is not None:
+            self.gaps.append(f"{lang}: {gap}")
+        self.save(self)
+
+
 class RunStore:
     """One run folder. Task blocks are keyed by the hash of the settings they depend on."""
 
@@ -113,9 +138,35 @@ class RunStore:
 
     def finished(self, task: str, task_hash: str) -> dict[str, Any] | None:
         block = self.data.get("results", {}).get(task)
-        if block and block.get("config_hash") == task_hash:
+        if block and block.get("config_hash") == task_hash and not block.get("partial"):
             return block
         return None
+
+    def progress(self, task: str, task_hash: str, header: dict[str, Any]) -> Progress:
+        """The task's partial results from an interrupted run with the same settings (or
+        none), saving each new language into results.json as it finishes."""
+        block = self.data.get("results", {}).get(task) or {}
+        same = block.get("config_hash") == task_hash and block.get("partial")
+        progress = Progress(
+            languages=dict(block.get("languages", {})) if same else {},
+            evaluated=dict(block.get("evaluated", {})) if same else {},
+            gaps=list(block.get("gaps", [])) if same else [],
+        )
+
+        def save(p: Progress) -> None:
+            self.put(
+                task,
+                header
+                | {
+                    "partial": True,
+                    "languages": p.languages,
+                    "evaluated": p.evaluated,
+                    "gaps": p.gaps,
+                },
+            )
+
+        progress.save = save
+        return progress
 
     def put(self, task: str, block: dict[str, Any]) -> None:
         self.data.setdefault("results", {})[task] = block

@@ -196,3 +196,44 @@ def test_targets_with_the_same_training_share_one_fine_tuning(
     assert code == 0 and "training on" in third
     code, fourth = run(*args, "--no-cache", "--output", str(tmp_path / "d"))
     assert code == 0 and "training on" in fourth
+
+
+@pytest.mark.parametrize(("target", "languages", "stage"), [("pawsx", "en,de", "TrainedTarget"),
+                                                            ("tatoeba", "de,fr", "RetrievalTarget")])  # fmt: skip
+def test_an_interrupted_run_redoes_only_unfinished_languages(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    target: str, languages: str, stage: str,
+) -> None:  # fmt: skip
+    import harness.targets.finetune as finetune
+    import harness.targets.retrieval as retrieval
+
+    cls = getattr(finetune if stage == "TrainedTarget" else retrieval, stage)
+    method = "_evaluation" if stage == "TrainedTarget" else "_tatoeba"
+    original = getattr(cls, method)
+    seen: list[str] = []
+
+    def interrupted(self, lang, *args):  # type: ignore[no-untyped-def]
+        seen.append(lang)
+        if len(seen) == 2:
+            raise RuntimeError("killed")  # killed while the second language runs
+        return original(self, lang, *args)
+
+    args = ["eval", "--model", str(tiny_model), "--targets", target, "--languages", languages,
+            "--data-dir", str(xtreme_dir), "--epochs", "1", "--output", str(tmp_path / "run")]  # fmt: skip
+    monkeypatch.setattr(cls, method, interrupted)
+    result = CliRunner().invoke(main, args)
+    assert isinstance(result.exception, RuntimeError)
+    partial = json.loads((tmp_path / "run" / "results.json").read_text())["results"][target]
+    first, second = seen
+    assert partial["partial"] is True and list(partial["evaluated"]) == [first]
+
+    seen.clear()
+    monkeypatch.setattr(
+        cls, method, lambda self, lang, *a: (seen.append(lang), original(self, lang, *a))[1]
+    )
+    code, output = run(*args)
+    assert code == 0, output
+    assert "resuming: 1 languages already done" in output
+    assert seen == [second]  # only the unfinished language was computed
+    block = json.loads((tmp_path / "run" / "results.json").read_text())["results"][target]
+    assert "partial" not in block and set(block["languages"]) == set(languages.split(","))

@@ -22,6 +22,7 @@ from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer, model_location
 from harness.models.finetuned import FinetuneCache, cache_root, model_identity
+from harness.results import Progress
 from harness.specs import ModelSpec, TaskSpec
 from harness.targets.options import EvalOptions
 from harness.tasks import task_kind
@@ -93,7 +94,7 @@ class TrainedTarget:
             return self._read("dev", lang), dev
         return data, split
 
-    def run(self, store_predictions: Store) -> dict[str, Any]:
+    def run(self, store_predictions: Store, progress: Progress) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
         tokenizer = load_tokenizer(o.model)
@@ -185,15 +186,14 @@ class TrainedTarget:
             model.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
 
-        languages: dict[str, Any] = {}
-        evaluated: dict[str, Any] = {}
-        gaps: list[str] = []
         for lang in self.languages:
+            if progress.done(lang):
+                continue
             try:
                 data, split = self._evaluation(lang)
             except DataError as err:
-                gaps.append(f"{lang}: {err}")
                 self.log(f"{task.name}/{lang}: skipped: {err}")
+                progress.record(lang, gap=str(err))
                 continue
             examples = list(data.examples[: o.limit] if o.limit else data.examples)
             info = describe(data, split, lang, len(examples))
@@ -208,16 +208,17 @@ class TrainedTarget:
             kind.prepare_eval(features)
             predictions = predict(model, features, examples)
             store_predictions(f"{split}-{lang}", [kind.serialise(p) for p in predictions])
-            evaluated[lang] = info
             if all(map(has_gold, examples)):
-                languages[lang] = kind.score(predictions, examples, lang) | {
-                    "examples": len(examples)
-                }
-            else:
-                gaps.append(
-                    f"{lang}: no gold labels in the {split} split: predictions saved, no score"
+                progress.record(
+                    lang,
+                    kind.score(predictions, examples, lang) | {"examples": len(examples)},
+                    info,
                 )
-                self.log(f"{task.name}/{gaps[-1]}")
+            else:
+                gap = f"no gold labels in the {split} split: predictions saved, no score"
+                self.log(f"{task.name}/{lang}: {gap}")
+                progress.record(lang, info=info, gap=gap)
+        languages, evaluated, gaps = progress.languages, progress.evaluated, progress.gaps
         if not evaluated:
             raise HarnessError(
                 f"{task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps)

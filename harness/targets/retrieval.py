@@ -26,6 +26,7 @@ from harness.metrics.retrieval import (
 )
 from harness.models.embed import EmbedSettings, embed_unique
 from harness.models.encoder import load_model, load_tokenizer
+from harness.results import Progress
 from harness.specs import TaskSpec
 from harness.targets.finetune import target_languages
 from harness.targets.options import EvalOptions
@@ -64,22 +65,24 @@ class RetrievalTarget:
             "limit": self.options.limit,
         }
 
-    def run(self, store_predictions: Callable[[str, list[Any]], None]) -> dict[str, Any]:
+    def run(
+        self, store_predictions: Callable[[str, list[Any]], None], progress: Progress
+    ) -> dict[str, Any]:
         started = time.time()
         tokenizer = load_tokenizer(self.options.model)
         model = load_model(self.options.model, "AutoModel")
-        languages: dict[str, Any] = {}
-        used: dict[str, Any] = {}
-        gaps: list[str] = []
         evaluate = self._bucc if self.task.metric == "bucc_f1" else self._tatoeba
         for lang in self.languages:
-            try:
-                scores, info = evaluate(lang, model, tokenizer, store_predictions, gaps)
-            except DataError as err:
-                gaps.append(f"{lang}: {err}")
-                self.log(f"{self.task.name}/{lang}: skipped: {err}")
+            if progress.done(lang):
                 continue
-            languages[lang], used[lang] = scores, info
+            try:
+                scores, info = evaluate(lang, model, tokenizer, store_predictions, progress.gaps)
+            except DataError as err:
+                self.log(f"{self.task.name}/{lang}: skipped: {err}")
+                progress.record(lang, gap=str(err))
+                continue
+            progress.record(lang, scores, info)
+        languages, used, gaps = progress.languages, progress.evaluated, progress.gaps
         if not languages:
             raise HarnessError(
                 f"{self.task.name}: no language could be evaluated:\n  " + "\n  ".join(gaps)

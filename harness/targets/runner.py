@@ -40,13 +40,21 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> di
         def save_predictions(name: str, rows: list[Any], task: TaskSpec = task) -> None:
             store.put_predictions(task.name, name, rows)
 
-        block = stage.run(save_predictions)
+        header = {
+            "config_hash": digest,
+            "settings": settings,
+            "task_languages": list(task.languages),
+        }
+        progress = store.progress(task.name, digest, header)
+        if progress.evaluated or progress.gaps:
+            log(
+                f"{task.name}: resuming: {len(progress.evaluated) + len(progress.gaps)} languages already done"
+            )
+        block = stage.run(save_predictions, progress)
         store.put(
             task.name,
             {
-                "config_hash": digest,
-                "settings": settings,
-                "task_languages": list(task.languages),
+                **header,
                 **block,
             },
         )
