@@ -197,6 +197,11 @@ TARGET_OPTIONS = _options(
         help="Reuse fine-tuned models keyed by model, data and settings (under HARNESS_CACHE).",
     ),
     click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace finished results in --output computed with other settings.",
+    ),
+    click.option(
         "--save-model",
         is_flag=True,
         help="Save each fine-tuned target model under OUTPUT/checkpoints/.",
@@ -282,6 +287,7 @@ def _eval_options(
         freeze_embeddings=o["freeze_embeddings"],
         eval_every=o["eval_every"],
         save_model=o["save_model"],
+        overwrite=o["overwrite"],
         cache=o["cache"],
         layer=o["layer"],
         pooling=o["pooling"],

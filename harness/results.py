@@ -176,6 +176,12 @@ class RunStore:
         """Per-example predictions of one task on one split and language (``name``: "test-de")."""
         write_jsonl(self.root / "predictions" / task / f"{name}.jsonl", rows)
 
+    def append_log(self, line: str) -> None:
+        """The run's log beside its results (append-only, so no temp file is needed)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / "log.txt").open("a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
         self.save()

@@ -48,6 +48,7 @@ def test_eval_trains_on_english_and_scores_every_language(
     predictions = (out / "predictions" / "pawsx" / "dev-de.jsonl").read_text().splitlines()
     assert len(predictions) == 20 and {json.loads(p) for p in predictions} <= {"0", "1"}
     assert "pawsx" in output and "avg" in output
+    assert "training on" in (out / "log.txt").read_text()
 
     code, output = run(*args)  # a rerun reuses the finished task
     assert code == 0 and "already finished" in output
@@ -237,3 +238,20 @@ def test_an_interrupted_run_redoes_only_unfinished_languages(
     assert seen == [second]  # only the unfinished language was computed
     block = json.loads((tmp_path / "run" / "results.json").read_text())["results"][target]
     assert "partial" not in block and set(block["languages"]) == set(languages.split(","))
+
+
+def test_a_finished_result_is_never_silently_overwritten(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    args = ["eval", "--model", str(tiny_model), "--targets", "tatoeba", "--languages", "de",
+            "--data-dir", str(xtreme_dir), "--output", str(tmp_path / "run")]  # fmt: skip
+    assert run(*args)[0] == 0
+    code, output = run(*args, "--layer", "1")
+    assert (
+        code == 2
+        and "already holds tatoeba computed with other settings (changed: embedding)" in output
+    )
+    code, output = run(*args, "--layer", "1", "--overwrite")
+    assert code == 0 and "replacing the result" in output
+    block = json.loads((tmp_path / "run" / "results.json").read_text())["results"]["tatoeba"]
+    assert block["embedding"]["layer"] == 1

@@ -44,6 +44,7 @@ class EvalOptions:
     save_model: bool = False
     adapter: AdapterSpec = field(default_factory=AdapterSpec)  # full fine-tuning or a peft method
     registry_files: tuple[str, ...] = ()  # user registries merged over the built-in one
+    overwrite: bool = False  # replace finished results computed with other settings
     cache: bool = True  # reuse a model fine-tuned earlier on the same data with the same settings
     layer: int | None = None  # retrieval: hidden-state index (None: the model's default)
     pooling: str | None = None  # retrieval: mean or first (None: the model's default)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.results import RunStore, config_hash
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
@@ -19,8 +20,13 @@ def stage_for(task: TaskSpec, options: EvalOptions, log: Log) -> TrainedTarget |
     return (RetrievalTarget if task.kind == "retrieval" else TrainedTarget)(task, options, log)
 
 
-def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> dict[str, Any]:
+def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -> dict[str, Any]:
     store = RunStore(options.output)
+
+    def log(line: str) -> None:
+        console(line)
+        store.append_log(line)
+
     store.start(
         {
             "command": "eval",
@@ -36,6 +42,7 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, log: Log) -> di
         if store.finished(task.name, digest):
             log(f"{task.name}: already finished in {store.results_path} (same settings): reused")
             continue
+        _guard_finished(store, task.name, settings, options.overwrite, log)
 
         def save_predictions(name: str, rows: list[Any], task: TaskSpec = task) -> None:
             store.put_predictions(task.name, name, rows)
@@ -88,3 +95,25 @@ def _spec_dict(task: TaskSpec) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(task)
+
+
+def _guard_finished(
+    store: RunStore, task: str, settings: dict[str, Any], overwrite: bool, log: Log
+) -> None:
+    """A finished result computed with other settings is never replaced silently."""
+    block = store.data.get("results", {}).get(task)
+    if not block or block.get("partial"):
+        return
+    changed = sorted(
+        k
+        for k in settings.keys() | block["settings"].keys()
+        if settings.get(k) != block["settings"].get(k)
+    )
+    if not overwrite:
+        raise ConfigError(
+            f"{store.results_path} already holds {task} computed with other settings "
+            f"(changed: {', '.join(changed)}); choose another --output, or --overwrite to replace it"
+        )
+    log(
+        f"{task}: replacing the result computed with other settings (changed: {', '.join(changed)})"
+    )
