@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from tiny_model import WORDS as TINY_WORDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -36,27 +37,7 @@ def shared_data() -> Path:
     return SHARED_DATA.resolve()
 
 
-WORDS = [
-    "the",
-    "cat",
-    "dog",
-    "sat",
-    "on",
-    "mat",
-    "a",
-    "house",
-    "is",
-    "big",
-    "small",
-    "red",
-    "blue",
-    "der",
-    "Hund",
-    "ist",
-    "groß",
-    "le",
-    "chat",
-]
+WORDS = [*TINY_WORDS["en"], *TINY_WORDS["de"]]
 
 
 def _sentence(rng: random.Random) -> str:
