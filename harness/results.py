@@ -65,7 +65,11 @@ def environment() -> dict[str, Any]:
             versions[name] = None
     import torch  # loaded already by every command that records an environment
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({os.cpu_count()} cores)"
+    device = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu ({os.cpu_count()} cores)"
+    )
     return {
         "device": device,
         "torch_threads": torch.get_num_threads(),
