@@ -255,3 +255,22 @@ def test_a_finished_result_is_never_silently_overwritten(
     assert code == 0 and "replacing the result" in output
     block = json.loads((tmp_path / "run" / "results.json").read_text())["results"]["tatoeba"]
     assert block["embedding"]["layer"] == 1
+
+
+def test_the_same_seed_gives_the_same_fine_tuning(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    """The new head's random initialisation is seeded too, so a result is reproducible."""
+    args = ["eval", "--model", str(tiny_model), "--targets", "pawsx", "--data-dir", str(xtreme_dir),
+            "--languages", "en,de", "--epochs", "1", "--no-cache"]  # fmt: skip
+    assert run(*args, "--output", str(tmp_path / "a"))[0] == 0
+    assert run(*args, "--output", str(tmp_path / "b"))[0] == 0
+    a, b = (
+        json.loads((tmp_path / r / "results.json").read_text())["results"]["pawsx"] for r in "ab"
+    )
+    assert a["training"]["history"] == b["training"]["history"]
+    assert a["languages"] == b["languages"]
+    predictions = [
+        (tmp_path / r / "predictions" / "pawsx" / "dev-de.jsonl").read_text() for r in "ab"
+    ]
+    assert predictions[0] == predictions[1]

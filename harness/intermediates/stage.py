@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from transformers import set_seed
 
 from harness.data.selection import training_data
 from harness.engine.predict import predict_outputs
@@ -114,6 +115,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
     )
     tasks: list[_Task] = []
     encoder = None
+    set_seed(options.seed)  # the new heads' initialisation is part of what the seed fixes
     for spec in options.tasks:
         data = training_data(
             spec, spec.splits["train"], spec.splits["dev"], spec.languages, options.data_dir,

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from transformers import set_seed
+
 from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
@@ -167,6 +169,7 @@ class TrainedTarget:
             self.log(
                 f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
             )
+            set_seed(o.seed)  # the new head's initialisation is part of what the seed fixes
             model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
             peft_encoder = apply_adapter(model, o.adapter)
             if o.freeze_embeddings:
