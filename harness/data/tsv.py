@@ -23,21 +23,14 @@ def read_pair_tsv(path: Path, labels: Sequence[str]) -> list[PairExample]:
         if not line:
             continue
         cols = line.split("\t")
-        if len(cols) != width:
-            if width:
-                raise DataError(
-                    str(path),
-                    f"expected {width} tab-separated columns like the first line, got {len(cols)}",
-                    lineno,
-                )
-            if len(cols) not in (2, 3):
-                raise DataError(
-                    str(path),
-                    "expected 2 tab-separated columns (text_a, text_b) "
-                    f"or 3 (text_a, text_b, label), got {len(cols)}",
-                    lineno,
-                )
-            width = len(cols)
+        width = _columns(
+            path,
+            lineno,
+            cols,
+            width,
+            (2, 3),
+            "2 tab-separated columns (text_a, text_b) or 3 (text_a, text_b, label)",
+        )
         if width == 2:
             examples.append(PairExample(cols[0], cols[1]))
             continue
@@ -66,21 +59,7 @@ def read_tagged_tsv(path: Path, labels: Sequence[str]) -> list[TaggedSentence]:
                 tokens, tags = [], []
             continue
         cols = line.split("\t")
-        if len(cols) != width:
-            if width:
-                raise DataError(
-                    str(path),
-                    f"expected {width} tab-separated column(s) like the "
-                    f"first token line, got {len(cols)}",
-                    lineno,
-                )
-            if len(cols) > 2:
-                raise DataError(
-                    str(path),
-                    f"expected token TAB tag or a token alone, got {len(cols)} columns",
-                    lineno,
-                )
-            width = len(cols)
+        width = _columns(path, lineno, cols, width, (1, 2), "token TAB tag or a token alone")
         token = cols[0]
         if not token or token.isspace():
             raise DataError(str(path), "empty token", lineno)
@@ -93,3 +72,18 @@ def read_tagged_tsv(path: Path, labels: Sequence[str]) -> list[TaggedSentence]:
                 )
             tags.append(tag)
     return sentences
+
+
+def _columns(
+    path: Path, lineno: int, cols: list[str], width: int, allowed: tuple[int, ...], expected: str
+) -> int:
+    """The file's column count: the first data line fixes it, every later line must match."""
+    if width and len(cols) != width:
+        raise DataError(
+            str(path),
+            f"expected {width} tab-separated columns like the first line, got {len(cols)}",
+            lineno,
+        )
+    if not width and len(cols) not in allowed:
+        raise DataError(str(path), f"expected {expected}, got {len(cols)} columns", lineno)
+    return len(cols)
