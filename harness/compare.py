@@ -266,12 +266,12 @@ def _side(label: str, paths: Sequence[Path]) -> list[Labelled]:
 
 def _evaluation(block: dict[str, Any], lang: str) -> dict[str, Any] | None:
     """What the run recorded about the examples behind ``lang``'s score (BUCC: dev)."""
-    from harness.export import _evaluated
+    from harness.export import evaluated_info
 
     if block.get("metric") == "bucc_f1":
         info = block.get("data", {}).get(lang)
         return info.get("dev") if isinstance(info, dict) else None
-    return _evaluated(block, lang)
+    return evaluated_info(block, lang)
 
 
 IDENTITY = ("split", "origin", "fingerprint", "examples")

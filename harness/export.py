@@ -352,7 +352,7 @@ def export_submission(
     swapped in whole, so ``out_dir`` never holds a half-written task (other task folders
     there are left alone, which lets a submission be assembled from several runs).
     """
-    run = _read_run(run_dir)
+    run = read_run(run_dir)
     options = run.get("config", {}).get("options", {})
     registry = load_registry(options.get("registry_files") or ())
     if data_dir is None and options.get("data_dir"):
@@ -381,7 +381,7 @@ def export_submission(
     return [str(out_dir / rel) for rel in files]
 
 
-def _read_run(run_dir: Path) -> dict[str, Any]:
+def read_run(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "results.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -391,7 +391,7 @@ def _read_run(run_dir: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid JSON ({err})") from None
 
 
-def _evaluated(block: dict[str, Any], lang: str) -> dict[str, Any] | None:
+def evaluated_info(block: dict[str, Any], lang: str) -> dict[str, Any] | None:
     """What the run recorded about predicting ``lang``: trained targets keep it under
     ``data.eval``, Tatoeba under ``data[lang]``, BUCC under ``data[lang].eval``."""
     data = block.get("data", {})
@@ -410,7 +410,7 @@ def _export_file(
     limit: int | None,
 ) -> tuple[str | None, list[str]]:
     """One submission file's text, or None and why the run cannot give it."""
-    info = _evaluated(block, lang)
+    info = evaluated_info(block, lang)
     if info is None:
         gaps = [
             gap.split(": ", 1)[1] for gap in block.get("gaps", []) if gap.startswith(f"{lang}: ")

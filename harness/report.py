@@ -126,14 +126,14 @@ def run_names(paths: Sequence[Path]) -> list[str]:
 
 def load_runs(paths: Sequence[Path]) -> list[Run]:
     """The run folders, named; a folder given twice is refused (its column would be ambiguous)."""
-    from harness.export import _read_run
+    from harness.export import read_run
 
     resolved = [path.resolve() for path in paths]
     twice = sorted({str(p) for p in resolved if resolved.count(p) > 1})
     if twice:
         raise ConfigError(f"run folder given more than once: {', '.join(twice)}")
     return [
-        Run(name, path, _read_run(path)) for name, path in zip(run_names(paths), paths, strict=True)
+        Run(name, path, read_run(path)) for name, path in zip(run_names(paths), paths, strict=True)
     ]
 
 

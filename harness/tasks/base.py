@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from harness.data.examples import has_gold
@@ -104,11 +105,16 @@ class TaskKind(ABC):
         """Per-feature numpy outputs of one batch, trimmed to each feature's real length."""
         return list(outputs.logits.float().cpu().numpy())
 
-    @abstractmethod
     def decode(
         self, outputs: Sequence[Any], features: Sequence[Feature], examples: Sequence[Any]
     ) -> list[Any]:
-        """One prediction per example, from the per-feature outputs."""
+        """One prediction per example from the per-feature outputs. The default suits
+        kinds with one feature and one row of label scores per example (pair
+        classification, multiple choice): the highest-scoring label."""
+        predictions: list[str] = [""] * len(examples)
+        for scores, feature in zip(outputs, features, strict=True):
+            predictions[feature["example_index"]] = self.labels[int(np.argmax(scores))]
+        return predictions
 
     @abstractmethod
     def score(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from harness.data.examples import ChoiceExample
@@ -89,19 +88,6 @@ class MultipleChoice(TaskKind):
         if "labels" in features[0]:
             batch["labels"] = torch.tensor([f["labels"] for f in features])
         return batch
-
-    def decode(
-        self,
-        outputs: Sequence[np.ndarray],
-        features: Sequence[Feature],
-        examples: Sequence[ChoiceExample],
-    ) -> list[str]:
-        """The highest-scoring choice's index (the default ``split_outputs`` gives one row of
-        choice scores per feature)."""
-        predictions: list[str] = [""] * len(examples)
-        for scores, feature in zip(outputs, features, strict=True):
-            predictions[feature["example_index"]] = self.labels[int(np.argmax(scores))]
-        return predictions
 
     def score(
         self, predictions: Sequence[str], examples: Sequence[ChoiceExample], lang: str | None

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from harness.data.examples import PairExample
 from harness.metrics.classification import classification_scores
 from harness.tasks.base import EncodeSettings, Feature, TaskKind
@@ -33,17 +31,6 @@ class PairClassification(TaskKind):
                 feature["labels"] = self.label_index[example.label]
             features.append(feature)
         return features
-
-    def decode(
-        self,
-        outputs: Sequence[np.ndarray],
-        features: Sequence[Feature],
-        examples: Sequence[PairExample],
-    ) -> list[str]:
-        predictions: list[str] = [""] * len(examples)
-        for logits, feature in zip(outputs, features, strict=True):
-            predictions[feature["example_index"]] = self.labels[int(np.argmax(logits))]
-        return predictions
 
     def score(
         self, predictions: Sequence[str], examples: Sequence[PairExample], lang: str | None
