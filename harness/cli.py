@@ -133,7 +133,7 @@ TRAINING_OPTIONS = _options(
         type=click.Choice(["no", "bf16", "fp16"]),
         default="no",
         show_default=True,
-        help="Mixed precision for training (Accelerate).",
+        help="Reduced precision: mixed precision in training (Accelerate), autocast in inference; bf16 on CPU or GPU, fp16 on GPU.",
     ),
     click.option("--freeze-embeddings", is_flag=True, help="Keep the word embeddings fixed."),
     click.option(

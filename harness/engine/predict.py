@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from harness.engine.batching import length_sorted_batches
+from harness.engine.precision import inference_precision
 from harness.tasks.base import Feature, TaskKind
 
 
@@ -18,17 +19,14 @@ def predict_outputs(
     pad_id: int,
     batch_size: int,
     device: torch.device | str = "cpu",
-    autocast_dtype: torch.dtype | None = None,
+    precision: str = "no",
 ) -> list[Any]:
     """Per-feature model outputs (numpy), in the order of ``features``."""
     outputs: list[Any] = [None] * len(features)
     model.eval()
     device = torch.device(device)
     lengths = [kind.length(f) for f in features]
-    with (
-        torch.inference_mode(),
-        torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None),
-    ):
+    with torch.inference_mode(), inference_precision(precision, device):
         for indices in length_sorted_batches(lengths, batch_size):
             batch = kind.collate([features[i] for i in indices], pad_id)
             for key in kind.target_keys:

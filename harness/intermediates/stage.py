@@ -147,7 +147,13 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
             model = models[t.spec.name]
             device = next(model.parameters()).device
             outputs = predict_outputs(
-                model, t.kind, t.dev_features, tokenizer.pad_token_id, hp["eval_batch_size"], device
+                model,
+                t.kind,
+                t.dev_features,
+                tokenizer.pad_token_id,
+                hp["eval_batch_size"],
+                device,
+                options.precision,
             )
             scores[t.spec.name] = t.kind.score(
                 t.kind.decode(outputs, t.dev_features, t.dev), t.dev, t.spec.train_language

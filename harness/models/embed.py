@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from harness.engine.batching import length_sorted_batches
+from harness.engine.precision import inference_precision
 from harness.errors import ConfigError
 
 
@@ -26,6 +27,7 @@ class EmbedSettings:
     prefix: str = ""
     max_length: int = 256
     batch_size: int = 64
+    precision: str = "no"  # no (float32), bf16 or fp16 (GPU): autocast while encoding
 
 
 def embed_sentences(
@@ -47,7 +49,7 @@ def embed_sentences(
     device = next(model.parameters()).device
     want_all = settings.layer not in (-1, layers)
     model.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), inference_precision(settings.precision, device):
         for batch in length_sorted_batches([len(x) for x in ids], settings.batch_size):
             width = max(len(ids[i]) for i in batch)
             input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)

@@ -119,8 +119,9 @@ class TrainedTarget:
         kind.prepare_eval(dev_features)
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:
+            device = next(m.parameters()).device
             outputs = predict_outputs(
-                m, kind, features, pad_id, hp["eval_batch_size"], next(m.parameters()).device
+                m, kind, features, pad_id, hp["eval_batch_size"], device, o.precision
             )
             return kind.decode(outputs, features, examples)
 

@@ -49,6 +49,7 @@ class RetrievalTarget:
             prefix=model.input_prefix,
             max_length=hp["max_length"],
             batch_size=hp["eval_batch_size"],
+            precision=options.precision,
         )
         self.k = int(task.retrieval.get("k", 4))
         self.search = KnnSearch()
