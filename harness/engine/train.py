@@ -118,6 +118,7 @@ def train_streams(
     """Train the streams' models together; ``weights`` (default: proportional to size)
     pick each step's stream; ``evaluate`` scores the unwrapped models on dev."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import DistributedDataParallelKwargs, set_seed
     from transformers import get_linear_schedule_with_warmup
 
@@ -126,6 +127,9 @@ def train_streams(
             raise ValueError(f"{stream.name}: no training examples")
     set_seed(settings.seed)
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=len(streams) > 1)]
+    # Accelerate keeps its settings process-wide; each training here brings its own
+    # precision (the process group, if any, is kept)
+    AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
         mixed_precision=settings.precision,
         gradient_accumulation_steps=settings.grad_accum,

@@ -8,16 +8,20 @@ layer.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from harness.cache import ContentCache, model_identity
 from harness.engine.batching import length_sorted_batches
 from harness.engine.precision import inference_precision
 from harness.errors import ConfigError
+from harness.models.encoder import load_model, load_tokenizer, model_location
+from harness.specs import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,38 @@ def embed_sentences(
     return out
 
 
-def embed_unique(
-    model: Any, tokenizer: Any, sentences: Sequence[str], settings: EmbedSettings
-) -> tuple[np.ndarray, list[int]]:
-    """Embed each distinct sentence once; returns the vectors and each input's row."""
-    rows: dict[str, int] = {}
-    index = [rows.setdefault(s, len(rows)) for s in sentences]
-    return embed_sentences(model, tokenizer, list(rows), settings), index
+class Embedder:
+    """Sentence vectors of one model under one setting, each distinct sentence encoded
+    once and the vectors kept on disk: a rerun (another seed, another output folder)
+    reads them back without loading the model. The key covers the model's identity,
+    every setting and the sentences themselves, so nothing stale is ever served."""
+
+    def __init__(self, spec: ModelSpec, settings: EmbedSettings, cache: ContentCache):
+        self.spec = spec
+        self.settings = settings
+        self.cache = cache
+        self._encoder: tuple[Any, Any] | None = None
+
+    def _loaded(self) -> tuple[Any, Any]:
+        if self._encoder is None:
+            self._encoder = (load_model(self.spec, "AutoModel"), load_tokenizer(self.spec))
+        return self._encoder
+
+    def embed_unique(self, sentences: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """The vectors of the distinct sentences and each input's row among them."""
+        rows: dict[str, int] = {}
+        index = [rows.setdefault(s, len(rows)) for s in sentences]
+        distinct = list(rows)
+        digest = hashlib.sha256("\n".join(distinct).encode("utf-8")).hexdigest()
+        key = self.cache.key(
+            {
+                "model": model_identity(self.spec, model_location(self.spec)),
+                "settings": asdict(self.settings),
+                "sentences": [len(distinct), digest],
+            }
+        )
+        vectors = self.cache.load_array(key)
+        if vectors is None:
+            vectors = embed_sentences(*self._loaded(), distinct, self.settings)
+            self.cache.save_array(key, vectors)
+        return vectors, index

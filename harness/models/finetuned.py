@@ -9,35 +9,12 @@ seed), so a changed input never meets a stale model.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from harness.results import config_hash
-from harness.specs import ModelSpec
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
-
-
-def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
-    """What names the starting weights: the hub id and revision, or the local files' state."""
-    identity: dict[str, Any] = {
-        "source": spec.source,
-        "location": location,
-        "revision": spec.revision,
-    }
-    folder = Path(location)
-    if folder.is_dir():
-        identity["files"] = sorted(
-            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.iterdir()
-            if p.is_file()
-        )
-    return identity
 
 
 class FinetuneCache:

@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import set_seed
 
+from harness.cache import ContentCache, cache_root, model_identity
 from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
@@ -23,7 +24,7 @@ from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer, model_location
-from harness.models.finetuned import FinetuneCache, cache_root, model_identity
+from harness.models.finetuned import FinetuneCache
 from harness.results import Progress
 from harness.specs import ModelSpec, TaskSpec
 from harness.targets.options import EvalOptions
@@ -107,16 +108,8 @@ class TrainedTarget:
             task, self.splits["train"], self.splits["dev"], [task.train_language], o.data_dir,
             seed=o.seed, train_limit=o.train_limit, dev_limit=o.limit, holdout=o.dev_holdout, log=self.log,
         )  # fmt: skip
-        train_examples, dev_examples, data_info, train_origin = (
-            data.train,
-            data.dev,
-            data.info,
-            data.train_origin,
-        )
-        kind = task_kind(task, train_examples)
+        kind = task_kind(task, data.train)
         pad_id = tokenizer.pad_token_id
-        dev_features = kind.encode(dev_examples, tokenizer, encode)
-        kind.prepare_eval(dev_features)
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:
             device = next(m.parameters()).device
@@ -124,10 +117,6 @@ class TrainedTarget:
                 m, kind, features, pad_id, hp["eval_batch_size"], device, o.precision
             )
             return kind.decode(outputs, features, examples)
-
-        def dev_score(m: Any) -> float:
-            predictions = predict(m, dev_features, dev_examples)
-            return kind.primary(kind.score(predictions, dev_examples, None))
 
         settings = TrainSettings.from_hyperparameters(
             hp,
@@ -152,66 +141,87 @@ class TrainedTarget:
                         info.get(k)
                         for k in ("origin", "fingerprint", "examples", "held_out_from_train")
                     ]
-                    for role, info in data_info.items()
+                    for role, info in data.info.items()
                 },
             }
         )
         cached = cache.get(key)
+        # predictions are reused only for the very model that made them: a cached one
+        prediction_cache = ContentCache(
+            "predictions", cache_root() if o.cache and cached is not None else None
+        )
         if cached is not None:
             folder, outcome_dict = cached
             self.log(
                 f"{task.name}: reusing the model fine-tuned on the same data with the same settings ({folder})"
             )
-            model = load_model(
-                ModelSpec(name=str(folder), source="local", path=str(folder)), kind.auto_class
-            )
             outcome = TrainOutcome(**outcome_dict)
+            model = _Lazy(
+                lambda: load_model(
+                    ModelSpec(name=str(folder), source="local", path=str(folder)), kind.auto_class
+                )
+            )
         else:
             self.log(
-                f"{task.name}: training on {len(train_examples)} English examples ({train_origin})"
+                f"{task.name}: training on {len(data.train)} English examples ({data.train_origin})"
             )
             set_seed(o.seed)  # the new head's initialisation is part of what the seed fixes
-            model = load_model(o.model, kind.auto_class, **kind.model_kwargs())
-            peft_encoder = apply_adapter(model, o.adapter)
+            fresh = load_model(o.model, kind.auto_class, **kind.model_kwargs())
+            peft_encoder = apply_adapter(fresh, o.adapter)
             if o.freeze_embeddings:
-                model.get_input_embeddings().weight.requires_grad_(False)
-            parameters = parameter_counts(model)
+                fresh.get_input_embeddings().weight.requires_grad_(False)
+            parameters = parameter_counts(fresh)
             self.log(
                 f"{task.name}: {parameters['trainable']:,} of {parameters['total']:,} parameters trainable ({o.adapter.method})"
             )
-            train_features = kind.encode(train_examples, tokenizer, encode)
-            outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
+            dev_features = kind.encode(data.dev, tokenizer, encode)
+            kind.prepare_eval(dev_features)
+
+            def dev_score(m: Any) -> float:
+                predictions = predict(m, dev_features, data.dev)
+                return kind.primary(kind.score(predictions, data.dev, None))
+
+            train_features = kind.encode(data.train, tokenizer, encode)
+            outcome = train(fresh, kind, train_features, pad_id, settings, dev_score, self.log)
             merge_adapter(peft_encoder)  # the saved and cached model is a plain checkpoint
             outcome.parameters = parameters
-            cache.put(key, model, tokenizer, asdict(outcome))
+            cache.put(key, fresh, tokenizer, asdict(outcome))
+            model = _Lazy(lambda: fresh)
         train_seconds = time.time() - started
         if o.save_model:
-            folder = o.output / "checkpoints" / task.name
-            model.save_pretrained(folder)
-            tokenizer.save_pretrained(folder)
+            checkpoint = o.output / "checkpoints" / task.name
+            model().save_pretrained(checkpoint)
+            tokenizer.save_pretrained(checkpoint)
 
         for lang in self.languages:
             if progress.done(lang):
                 continue
             try:
-                data, split = self._evaluation(lang)
+                split_data, split = self._evaluation(lang)
             except DataError as err:
                 self.log(f"{task.name}/{lang}: skipped: {err}")
                 progress.record(lang, gap=str(err))
                 continue
-            examples = list(data.examples[: o.limit] if o.limit else data.examples)
-            info = describe(data, split, lang, len(examples))
-            if data.origin == train_origin:
+            examples = list(split_data.examples[: o.limit] if o.limit else split_data.examples)
+            info = describe(split_data, split, lang, len(examples))
+            if split_data.origin == data.train_origin:
                 # never score a language on what it was trained on: the held-out examples instead
-                examples = dev_examples
+                examples = data.dev
                 info |= {"examples": len(examples), "held_out_from_train": True}
                 self.log(
                     f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
                 )
-            features = kind.encode(examples, tokenizer, encode)
-            kind.prepare_eval(features)
-            predictions = predict(model, features, examples)
-            store_predictions(f"{split}-{lang}", [kind.serialise(p) for p in predictions])
+            prediction_key = prediction_cache.key(
+                {"model": key, "precision": o.precision, "batch": hp["eval_batch_size"]} | info
+            )
+            stored = prediction_cache.load_json(prediction_key)
+            if stored is None:
+                features = kind.encode(examples, tokenizer, encode)
+                kind.prepare_eval(features)
+                stored = [kind.serialise(p) for p in predict(model(), features, examples)]
+                prediction_cache.save_json(prediction_key, stored)
+            predictions = [kind.deserialise(row) for row in stored]
+            store_predictions(f"{split}-{lang}", stored)
             if all(map(has_gold, examples)):
                 progress.record(
                     lang,
@@ -234,7 +244,7 @@ class TrainedTarget:
             "metric": task.metric,
             "languages": languages,
             "score": sum(scores) / len(scores) if scores else None,
-            "data": data_info | {"eval": evaluated},
+            "data": data.info | {"eval": evaluated},
             "training": {
                 "steps": outcome.steps,
                 "best_step": outcome.best_step,
@@ -247,3 +257,17 @@ class TrainedTarget:
             "gaps": gaps,
             "seconds": round(time.time() - started, 1),
         }
+
+
+class _Lazy:
+    """A model loaded on first use: a run whose predictions all come from the cache
+    never pays for loading it."""
+
+    def __init__(self, load: Callable[[], Any]):
+        self._load = load
+        self._model: Any = None
+
+    def __call__(self) -> Any:
+        if self._model is None:
+            self._model = self._load()
+        return self._model

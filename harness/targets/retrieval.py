@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from harness.cache import ContentCache, cache_root
 from harness.data import SplitData, read_split
 from harness.data.selection import describe
 from harness.errors import DataError, HarnessError
@@ -24,8 +25,7 @@ from harness.metrics.retrieval import (
     tatoeba_scores,
     tune_threshold,
 )
-from harness.models.embed import EmbedSettings, embed_unique
-from harness.models.encoder import load_model, load_tokenizer
+from harness.models.embed import Embedder, EmbedSettings
 from harness.results import Progress
 from harness.specs import TaskSpec
 from harness.targets.finetune import target_languages
@@ -70,14 +70,17 @@ class RetrievalTarget:
         self, store_predictions: Callable[[str, list[Any]], None], progress: Progress
     ) -> dict[str, Any]:
         started = time.time()
-        tokenizer = load_tokenizer(self.options.model)
-        model = load_model(self.options.model, "AutoModel")
+        embedder = Embedder(
+            self.options.model,
+            self.embed,
+            ContentCache("embeddings", cache_root() if self.options.cache else None),
+        )
         evaluate = self._bucc if self.task.metric == "bucc_f1" else self._tatoeba
         for lang in self.languages:
             if progress.done(lang):
                 continue
             try:
-                scores, info = evaluate(lang, model, tokenizer, store_predictions, progress.gaps)
+                scores, info = evaluate(lang, embedder, store_predictions, progress.gaps)
             except DataError as err:
                 self.log(f"{self.task.name}/{lang}: skipped: {err}")
                 progress.record(lang, gap=str(err))
@@ -105,8 +108,7 @@ class RetrievalTarget:
     def _tatoeba(
         self,
         lang: str,
-        model: Any,
-        tokenizer: Any,
+        embedder: Embedder,
         store: Callable[[str, list[Any]], None],
         gaps: list[str],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -117,7 +119,7 @@ class RetrievalTarget:
             else data.examples.source
         )
         target = list(data.examples.target[: len(source)])
-        vectors, rows = embed_unique(model, tokenizer, source + target, self.embed)
+        vectors, rows = embedder.embed_unique(source + target)
         src, trg = vectors[rows[: len(source)]], vectors[rows[len(source) :]]
         forward = tatoeba_scores(src, trg, self.search)
         backward = tatoeba_scores(trg, src, self.search)
@@ -129,11 +131,11 @@ class RetrievalTarget:
         }
         return scores, describe(data, self.splits["eval"], lang, len(source))
 
-    def _mine(self, data: SplitData, model: Any, tokenizer: Any) -> list[Any]:
+    def _mine(self, data: SplitData, embedder: Embedder) -> list[Any]:
         corpus = data.examples
         src_ids, trg_ids = list(corpus.source), list(corpus.target)
         texts = [corpus.source[i] for i in src_ids] + [corpus.target[i] for i in trg_ids]
-        vectors, rows = embed_unique(model, tokenizer, texts, self.embed)
+        vectors, rows = embedder.embed_unique(texts)
         src_rows, trg_rows = rows[: len(src_ids)], rows[len(src_ids) :]
         # one vector block per side, indexed by each side's distinct rows
         src_unique = sorted(set(src_rows))
@@ -152,15 +154,14 @@ class RetrievalTarget:
     def _bucc(
         self,
         lang: str,
-        model: Any,
-        tokenizer: Any,
+        embedder: Embedder,
         store: Callable[[str, list[Any]], None],
         gaps: list[str],
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         dev = read_split(self.task, self.splits["dev"], lang, self.options.data_dir)
         if not dev.examples.gold:
             raise DataError(dev.origin, "the dev split has no gold pairs to tune the threshold on")
-        candidates = self._mine(dev, model, tokenizer)
+        candidates = self._mine(dev, embedder)
         tuned = tune_threshold(candidates, dev.examples.gold)
         scores = pair_scores(apply_threshold(candidates, tuned.threshold), dev.examples.gold)
         scores |= {"threshold": tuned.threshold, "examples": len(dev.examples.source)}
@@ -173,7 +174,7 @@ class RetrievalTarget:
             )
             self.log(f"{self.task.name}/{lang}: {gaps[-1].split(': ', 1)[1]}")
             return scores, info
-        pairs = apply_threshold(self._mine(test, model, tokenizer), tuned.threshold)
+        pairs = apply_threshold(self._mine(test, embedder), tuned.threshold)
         store(f"{self.splits['eval']}-{lang}", [list(p) for p in pairs])
         info["eval"] = describe(test, self.splits["eval"], lang, len(test.examples.source))
         return scores, info

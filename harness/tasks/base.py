@@ -129,3 +129,7 @@ class TaskKind(ABC):
     def serialise(self, prediction: Any) -> Any:
         """A JSON-able form of one prediction, for the stored per-example predictions."""
         return prediction
+
+    def deserialise(self, row: Any) -> Any:
+        """The prediction back from its stored form (cached predictions are rescored)."""
+        return row

@@ -169,6 +169,9 @@ class ExtractiveQA(TaskKind):
     def serialise(self, prediction: QAPrediction) -> dict[str, str]:
         return {"id": prediction.id, "answer": prediction.text}
 
+    def deserialise(self, row: dict[str, str]) -> QAPrediction:
+        return QAPrediction(id=row["id"], text=row["answer"])
+
 
 def _capped_questions(
     questions: list[str], tokenizer: Any, cap: int

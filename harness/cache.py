@@ -1,0 +1,94 @@
+"""Content-keyed caches under ``HARNESS_CACHE`` (default ``~/.cache/harness``).
+
+A key hashes everything the cached value depends on (model identity, settings, data
+fingerprints), so a changed input never meets a stale entry: it simply misses.
+Entries are written to a scratch file and renamed into place, so an interrupted
+write never leaves a half-written entry that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.results import config_hash, write_atomic
+from harness.specs import ModelSpec
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE") or Path.home() / ".cache" / "harness")
+
+
+def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
+    """What names the starting weights: the hub id and the revision it resolves to, or
+    the local files' state."""
+    identity: dict[str, Any] = {
+        "source": spec.source,
+        "location": location,
+        "revision": spec.revision,
+    }
+    folder = Path(location)
+    if folder.is_dir():
+        identity["files"] = sorted(
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.iterdir()
+            if p.is_file()
+        )
+    elif spec.source == "hub":
+        identity["snapshot"] = _hub_snapshot(location, spec.revision)
+    return identity
+
+
+def _hub_snapshot(repo: str, revision: str | None) -> str | None:
+    """The commit a hub model's downloaded files belong to: a moving ``main`` that
+    changes upstream then changes the identity."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo, "config.json", revision=revision)
+    return Path(found).parent.name if isinstance(found, str) else None
+
+
+class ContentCache:
+    """Arrays (``.npy``) and JSON values under ``ROOT/NAMESPACE/KEY``; ``root`` None
+    turns the cache off (every lookup misses, nothing is written)."""
+
+    def __init__(self, namespace: str, root: Path | None):
+        self.folder = root / namespace if root is not None else None
+
+    def key(self, parts: Any) -> str:
+        return config_hash(parts)
+
+    def load_array(self, key: str) -> np.ndarray | None:
+        path = self._path(key, ".npy")
+        return np.load(path) if path is not None and path.is_file() else None
+
+    def save_array(self, key: str, array: np.ndarray) -> None:
+        if self.folder is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=f".{key}-", suffix=".npy", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.save(handle, array)
+            os.replace(scratch, self.folder / f"{key}.npy")
+        except BaseException:
+            Path(scratch).unlink(missing_ok=True)
+            raise
+
+    def load_json(self, key: str) -> Any:
+        path = self._path(key, ".json")
+        if path is None or not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def save_json(self, key: str, value: Any) -> None:
+        if self.folder is not None:
+            write_atomic(self.folder / f"{key}.json", json.dumps(value, ensure_ascii=False))
+
+    def _path(self, key: str, suffix: str) -> Path | None:
+        return self.folder / f"{key}{suffix}" if self.folder is not None else None

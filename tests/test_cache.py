@@ -1,0 +1,136 @@
+"""The on-disk caches: a second identical eval reuses embeddings and predictions, and
+any change to what a result depends on misses the cache instead of serving it stale."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harness.models.embed as embed
+import harness.targets.finetune as finetune
+from harness.cache import ContentCache
+from tests.test_cli import run
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("HARNESS_CACHE", str(root))
+    return root
+
+
+def _entries(root: Path, namespace: str) -> set[str]:
+    folder = root / namespace
+    return (
+        {p.name for p in folder.iterdir() if not p.name.startswith(".")}
+        if folder.is_dir()
+        else set()
+    )
+
+
+def _results(out: Path, task: str) -> dict:
+    return json.loads((out / "results.json").read_text())["results"][task]["languages"]
+
+
+def _forbid(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{name} ran although its result was cached")
+
+    monkeypatch.setattr(module, name, fail)
+
+
+def _tatoeba(model: Path, data: Path, out: Path, *extra: str) -> None:
+    code, output = run("eval", "--model", str(model), "--targets", "tatoeba", "--data-dir", str(data),
+                       "--output", str(out), *extra)  # fmt: skip
+    assert code == 0, output
+
+
+def test_embeddings_are_reused_until_an_input_changes(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _tatoeba(tiny_model, xtreme_dir, tmp_path / "first")
+    first = _entries(cache, "embeddings")
+    assert len(first) == 2  # one vector file per language
+
+    with monkeypatch.context() as patched:
+        _forbid(patched, embed, "embed_sentences")
+        _forbid(patched, embed, "load_model")
+        _tatoeba(tiny_model, xtreme_dir, tmp_path / "second")
+    assert _results(tmp_path / "second", "tatoeba") == _results(tmp_path / "first", "tatoeba")
+    assert _entries(cache, "embeddings") == first
+
+    # another layer, other sentences, other weights: each a new entry, never the old one
+    _tatoeba(tiny_model, xtreme_dir, tmp_path / "layer", "--layer", "1")
+    after_layer = _entries(cache, "embeddings")
+    assert len(after_layer - first) == 2
+    german = xtreme_dir / "tatoeba" / "tatoeba.deu-eng.deu"
+    german.write_text(german.read_text().replace("der", "die"))
+    _tatoeba(tiny_model, xtreme_dir, tmp_path / "data", "--layer", "1")
+    after_data = _entries(cache, "embeddings")
+    assert len(after_data - after_layer) == 1  # only German changed
+    weights = tiny_model / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    _tatoeba(tiny_model, xtreme_dir, tmp_path / "weights", "--layer", "1")
+    assert len(_entries(cache, "embeddings") - after_data) == 2
+
+
+def _pawsx(model: Path, data: Path, out: Path, *extra: str) -> None:
+    code, output = run("eval", "--model", str(model), "--targets", "pawsx", "--data-dir", str(data),
+                       "--eval-split", "dev", "--train-limit", "40", "--limit", "20", "--epochs", "1",
+                       "--batch-size", "8", "--output", str(out), *extra)  # fmt: skip
+    assert code == 0, output
+
+
+def test_predictions_are_reused_only_for_the_same_model_and_data(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "first")
+    first = _entries(cache, "predictions")
+    assert first == set()  # a freshly trained model's predictions are not cached...
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "second")
+    second = _entries(cache, "predictions")
+    assert len(second) == 2  # ...the cached model's are, one file per language
+
+    with monkeypatch.context() as patched:
+        _forbid(patched, finetune, "predict_outputs")
+        _forbid(patched, finetune, "load_model")
+        _pawsx(tiny_model, xtreme_dir, tmp_path / "third")
+    assert _results(tmp_path / "third", "pawsx") == _results(tmp_path / "first", "pawsx")
+    predictions = "predictions/pawsx/dev-de.jsonl"
+    assert (tmp_path / "third" / predictions).read_text() == (
+        tmp_path / "first" / predictions
+    ).read_text()
+
+    # German dev changes: German is predicted again (English, held out of training, is not)
+    german = xtreme_dir / "pawsx" / "dev-de.tsv"
+    german.write_text(german.read_text().replace("Katze", "Hund"))
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "changed")
+    assert len(_entries(cache, "predictions") - second) == 1
+    # another precision, another prediction (and another model: training depends on it)
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "bf16", "--precision", "bf16")
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "bf16-again", "--precision", "bf16")
+    assert len(_entries(cache, "predictions") - second) == 3
+
+
+def test_no_cache_reads_and_writes_nothing(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path
+) -> None:
+    _tatoeba(tiny_model, xtreme_dir, tmp_path / "off", "--no-cache")
+    assert not (cache / "embeddings").exists()
+
+
+def test_content_cache_writes_whole_entries(tmp_path: Path) -> None:
+    store = ContentCache("vectors", tmp_path)
+    key = store.key({"a": 1})
+    assert store.load_array(key) is None and store.key({"a": 2}) != key
+    store.save_array(key, np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert store.load_array(key).tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert [p.name for p in (tmp_path / "vectors").iterdir()] == [f"{key}.npy"]
+    off = ContentCache("vectors", None)
+    off.save_json(key, [1])
+    assert off.load_json(key) is None
