@@ -34,6 +34,20 @@ class EmbedSettings:
     precision: str = "no"  # no (float32), bf16 or fp16 (GPU): autocast while encoding
 
 
+def padded_batch(
+    ids: Sequence[Sequence[int]], rows: Sequence[int], pad_id: int, width: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input ids and attention mask of ``rows``, padded to ``width`` (default: the
+    longest of them)."""
+    width = width or max(len(ids[i]) for i in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, i in enumerate(rows):
+        input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+        mask[row, : len(ids[i])] = 1
+    return input_ids, mask
+
+
 def embed_sentences(
     model: Any, tokenizer: Any, sentences: Sequence[str], settings: EmbedSettings
 ) -> np.ndarray:
@@ -55,12 +69,7 @@ def embed_sentences(
     model.eval()
     with torch.inference_mode(), inference_precision(settings.precision, device):
         for batch in length_sorted_batches([len(x) for x in ids], settings.batch_size):
-            width = max(len(ids[i]) for i in batch)
-            input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
-                mask[row, : len(ids[i])] = 1
+            input_ids, mask = padded_batch(ids, batch, tokenizer.pad_token_id)
             result = model(
                 input_ids=input_ids.to(device),
                 attention_mask=mask.to(device),

@@ -1,0 +1,1 @@
+"""Benchmarks: every figure a ratio against a reference approach measured in the same run."""

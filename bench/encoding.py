@@ -1,0 +1,138 @@
+"""Encoding speed on the retrieval path (Tatoeba sentences through e5-small).
+
+Ours: ``embed_sentences`` (length-sorted batches padded per batch, inference mode).
+References: every input padded to 512 tokens as the XTREME retrieval scripts do;
+dynamic padding in input order (no sorting); and the roofline: the machine's
+measured matrix-multiply rate divided by the model's FLOPs per real token.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from typing import Any
+
+import torch
+
+from bench.measure import SHARED_DATA, Figure, compare, seconds
+from harness.models.embed import EmbedSettings, embed_sentences, padded_batch
+
+FIXED_LENGTH = 512  # XTREME's max_seq_length for BUCC and Tatoeba
+LANGUAGES = ("deu", "fra", "cmn", "ara", "hin", "rus", "jpn", "swh")
+
+
+def tatoeba_sentences(count: int, seed: int = 0) -> list[str]:
+    """A seeded sample mixing several scripts, both sides of each pair."""
+    folder = SHARED_DATA / "xtreme" / "tatoeba"
+    pool: list[str] = []
+    for code in LANGUAGES:
+        for side in (code, "eng"):
+            path = folder / f"tatoeba.{code}-eng.{side}"
+            pool += [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    return random.Random(seed).sample(pool, count)
+
+
+def matmul_peak(dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048, 3072)) -> float:
+    """Best FLOP/s of square matrix products with the threads torch uses."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        torch.mm(a, b)
+        for _ in range(3):
+            best = max(best, 2 * n**3 / seconds(partial(torch.mm, a, b)))
+    return best
+
+
+def model_flops(config: Any, lengths: list[int]) -> float:
+    """Forward FLOPs for sequences of these lengths: the dense layers' 2 x weights per
+    token, plus attention's scores and weighted sum (4 x n^2 x hidden per layer)."""
+    d, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    dense = layers * (4 * d * d + 2 * d * ff)
+    return sum(2 * n * dense + 4 * layers * n * n * d for n in lengths)
+
+
+def _padded_run(
+    model: Any, ids: list[list[int]], order: list[list[int]], width: int | None, pad: int
+) -> None:
+    with torch.inference_mode():
+        for batch in order:
+            input_ids, mask = padded_batch(ids, batch, pad, width)
+            model(input_ids=input_ids, attention_mask=mask)
+
+
+def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figure]:
+    settings = EmbedSettings(prefix="query: ", max_length=FIXED_LENGTH, batch_size=64)
+    sentences = tatoeba_sentences(count)
+    ids = tokenizer([settings.prefix + s for s in sentences], truncation=True, max_length=512)[
+        "input_ids"
+    ]
+    lengths = [len(x) for x in ids]
+    tokens = sum(lengths)
+    pad = tokenizer.pad_token_id
+
+    def ours(precision: str = "no") -> Any:
+        return lambda: embed_sentences(
+            model,
+            tokenizer,
+            sentences,
+            EmbedSettings(**(vars(settings) | {"precision": precision})),
+        )
+
+    # the fixed-padding reference is slow: a random sample of the same sentences
+    sample = random.Random(1).sample(range(count), 128)
+    sample_tokens = sum(lengths[i] for i in sample)
+    in_order = [list(range(i, min(i + 64, count))) for i in range(0, count, 64)]
+    fixed_order = [sample[i : i + 64] for i in range(0, len(sample), 64)]
+
+    figures = [
+        compare("encoding", "fp32 vs fixed padding to 512 (XTREME scripts)", ours(),
+                lambda: _padded_run(model, ids, fixed_order, FIXED_LENGTH, pad),
+                "fixed padding", repeat, work=tokens, unit="real tokens/s",
+                reference_work=sample_tokens),
+        compare("encoding", "fp32 vs dynamic padding, unsorted", ours(),
+                lambda: _padded_run(model, ids, in_order, None, pad),
+                "unsorted dynamic padding", repeat, work=tokens, unit="real tokens/s"),
+        compare("encoding", "bf16 vs fp32 (ours both)", ours("bf16"), ours(), "fp32",
+                repeat, work=tokens, unit="real tokens/s"),
+    ]  # fmt: skip
+    figures[0].notes = {"reference_sample": len(sample), "reference_sample_tokens": sample_tokens}
+    threads = torch.get_num_threads()
+    figures.append(
+        compare("encoding", f"fp32, {threads} threads vs 1 thread", ours(), _one_thread(ours()),
+                "1 thread", repeat, work=tokens, unit="real tokens/s")
+    )  # fmt: skip
+    flops_per_token = model_flops(model.config, lengths) / tokens
+    for figure, dtype, label in (
+        (figures[1], torch.float32, "fp32"),
+        (figures[2], torch.bfloat16, "bf16"),
+    ):
+        peak = matmul_peak(dtype)
+        roofline = peak / flops_per_token
+        achieved = figure.value["median"]
+        figures.append(
+            Figure(
+                "encoding",
+                f"{label} vs roofline",
+                "real tokens/s",
+                figure.value,
+                f"{label} matmul peak {peak / 1e9:.0f} GFLOP/s / {flops_per_token / 1e6:.1f} MFLOP per token",
+                {"median": roofline, "min": roofline, "max": roofline},
+                {k: v / roofline for k, v in figure.value.items()},
+                {"peak_flops": peak, "flops_per_token": flops_per_token, "achieved": achieved},
+            )
+        )  # fmt: skip
+    for figure in figures:
+        figure.notes |= {"sentences": count, "real_tokens": tokens, "threads": threads}
+    return figures
+
+
+def _one_thread(run_once: Any) -> Any:
+    def single() -> None:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            run_once()
+        finally:
+            torch.set_num_threads(threads)
+
+    return single

@@ -1,0 +1,119 @@
+"""Timing and reporting shared by the benchmarks.
+
+A figure is measured over several repetitions, the reference approach interleaved
+with ours so that drift in machine load hits both; ratios are taken per repetition
+and summarised as median, min and max.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+@dataclass
+class Figure:
+    """One benchmark line: our value, the reference's, and their ratio (>1: ours better)."""
+
+    bench: str
+    case: str
+    measure: str  # what ``value`` counts, e.g. "tokens/s", "seconds", "GB"
+    value: dict[str, float]
+    reference: str = ""
+    reference_value: dict[str, float] | None = None
+    ratio: dict[str, float] | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def seconds(run: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def compare(
+    bench: str,
+    case: str,
+    ours: Callable[[], Any],
+    reference: Callable[[], Any],
+    reference_name: str,
+    repeat: int,
+    work: float | None = None,
+    unit: str = "seconds",
+    reference_work: float | None = None,
+    warmup: bool = True,
+) -> Figure:
+    """Time ``ours`` and ``reference`` alternately. With ``work`` (items per call) the
+    values are throughputs (work / s) and the ratio ours / reference; without, the
+    values are seconds and the ratio reference / ours (a speed-up either way).
+    ``reference_work`` lets a slow reference run on a sample of the same items."""
+    if warmup:
+        ours()
+        reference()
+    mine, theirs = [], []
+    for _ in range(repeat):
+        mine.append(seconds(ours))
+        theirs.append(seconds(reference))
+    if work is not None:
+        mine = [work / s for s in mine]
+        theirs = [(reference_work or work) / s for s in theirs]
+        ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
+    else:
+        ratios = [b / a for a, b in zip(mine, theirs, strict=True)]
+    return Figure(bench, case, unit, spread(mine), reference_name, spread(theirs), spread(ratios))
+
+
+def run_python(code: str, env: dict[str, str] | None = None) -> tuple[str, float, float]:
+    """Run ``code`` in a fresh interpreter: its stdout, wall seconds and peak RSS (GB)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ | (env or {}),
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark subprocess failed:\n{done.stderr[-3000:]}")
+    return done.stdout, wall, peak_rss_gb(done.stderr)
+
+
+PEAK_MARKER = "PEAK_RSS_KB="
+
+
+def peak_rss_gb(stderr: str) -> float:
+    """The child's own report of its peak RSS (``report_peak`` at its end), else nan."""
+    for line in reversed(stderr.splitlines()):
+        if line.startswith(PEAK_MARKER):
+            return int(line[len(PEAK_MARKER) :]) / 1024**2
+    return float("nan")
+
+
+def report_peak() -> None:
+    """Print this process's peak RSS for ``run_python`` to read (Linux VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            print(f"{PEAK_MARKER}{line.split()[1]}", file=sys.stderr)
