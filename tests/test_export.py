@@ -8,6 +8,7 @@ realdata test checks a synthetic submission against the real XNLI and PAWS-X tes
 from __future__ import annotations
 
 import json
+import random
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -532,3 +533,72 @@ def test_first_label_submission_checks_against_real_test_files(
     assert check_submission(out, data_dir, registry, ["xnli", "pawsx"]) == [
         "xnli/test-de.tsv: 5009 lines, but the test file has 5010 examples"
     ]
+
+
+# ------------------------------------------------- end to end on the tiny model
+
+
+def _training_files(rng: random.Random) -> dict[str, str]:
+    """English training (and labelled dev) data for every trained target, tiny sizes."""
+    words = ["the", "cat", "dog", "sat", "on", "mat", "a", "house", "is", "big", "red", "river"]
+
+    def sentence() -> list[str]:
+        return [rng.choice(words) for _ in range(rng.randint(3, 7))]
+
+    def pairs(labels: list[str]) -> str:
+        return "".join(
+            f"{' '.join(sentence())}\t{' '.join(sentence())}\t{rng.choice(labels)}\n"
+            for _ in range(40)
+        )
+
+    def tagged(tags: list[str]) -> str:
+        return "\n".join(
+            "".join(f"{w}\t{rng.choice(tags)}\n" for w in sentence()) for _ in range(30)
+        )
+
+    paragraphs = []
+    for i in range(30):
+        context = " ".join(sentence()) + " the cat sat on the mat ."
+        paragraphs.append({"context": context, "qas": [{"id": f"tr{i}", "question": "where sat the cat ?",
+                           "answers": [{"text": "mat", "answer_start": context.rindex("mat")}]}]})  # fmt: skip
+    gold = "".join(f"zh-{i:09d}\ten-{i:09d}\n" for i in range(1, 3))
+    return {
+        "xnli/dev-en.tsv": pairs(["entailment", "neutral", "contradiction"]),
+        "pawsx/dev-en.tsv": pairs(["0", "1"]),
+        "udpos/train-en.tsv": tagged(["DET", "NOUN", "VERB"]),
+        "udpos/dev-en.tsv": tagged(["DET", "NOUN", "VERB"]),
+        "panx/train-en.tsv": tagged(["O", "B-LOC", "B-PER", "I-PER"]),
+        "panx/dev-en.tsv": tagged(["O", "B-LOC", "B-PER", "I-PER"]),
+        "tydiqa/tydiqa-goldp-v1.1-train/tydiqa.goldp.en.train.json": json.dumps(
+            {"data": [{"paragraphs": paragraphs}]}
+        ),
+        "bucc2018/zh-en.dev.zh": "zh-000000001\t猫\nzh-000000002\t狗\n",
+        "bucc2018/zh-en.dev.en": "en-000000001\tcat\nen-000000002\tdog\n",
+        "bucc2018/zh-en.dev.gold": gold,
+    }
+
+
+def test_tiny_model_run_of_every_task_exports_and_checks(
+    tiny_model: Path, data_dir: Path, registry_file: Path, registry: Registry, tmp_path: Path
+) -> None:
+    for rel, text in _training_files(random.Random(0)).items():
+        (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / rel).write_text(text, encoding="utf-8")
+    run = tmp_path / "tiny-run"
+    code, output = cli("eval", "--model", str(tiny_model), "--targets", "xtreme", "--registry", str(registry_file),
+                       "--data-dir", str(data_dir), "--eval-split", "test", "--epochs", "1",
+                       "--batch-size", "8", "--max-length", "64", "--output", str(run))  # fmt: skip
+    assert code == 0, output
+    out = tmp_path / "submission"
+    code, output = cli("export", str(run), "--out", str(out))
+    assert code == 0, output
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("test-*"))
+    assert written == sorted(EXPECTED)  # every task, every language, XTREME's names
+    assert check_submission(out, data_dir, registry) == []
+    # the files hold what the run predicted, in the test files' order
+    stored = [
+        json.loads(line)
+        for line in (run / "predictions/xnli/test-de.jsonl").read_text().splitlines()
+    ]
+    assert (out / "xnli/test-de.tsv").read_text().splitlines() == stored
+    assert len((out / "tatoeba/test-de.tsv").read_text().splitlines()) == 5
