@@ -99,6 +99,7 @@ def test_predictions_are_reused_only_for_the_same_model_and_data(
     with monkeypatch.context() as patched:
         _forbid(patched, finetune, "predict_outputs")
         _forbid(patched, finetune, "load_model")
+        _forbid(patched, finetune, "load_tokenizer")
         _pawsx(tiny_model, xtreme_dir, tmp_path / "third")
     assert _results(tmp_path / "third", "pawsx") == _results(tmp_path / "first", "pawsx")
     predictions = "predictions/pawsx/dev-de.jsonl"

@@ -100,7 +100,7 @@ class TrainedTarget:
     def run(self, store_predictions: Store, progress: Progress) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
-        tokenizer = load_tokenizer(o.model)
+        tokenizer = _Lazy(lambda: load_tokenizer(o.model))  # not needed when all is cached
         encode = EncodeSettings(
             max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"]
         )
@@ -109,12 +109,17 @@ class TrainedTarget:
             seed=o.seed, train_limit=o.train_limit, dev_limit=o.limit, holdout=o.dev_holdout, log=self.log,
         )  # fmt: skip
         kind = task_kind(task, data.train)
-        pad_id = tokenizer.pad_token_id
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:
             device = next(m.parameters()).device
             outputs = predict_outputs(
-                m, kind, features, pad_id, hp["eval_batch_size"], device, o.precision
+                m,
+                kind,
+                features,
+                tokenizer().pad_token_id,
+                hp["eval_batch_size"],
+                device,
+                o.precision,
             )
             return kind.decode(outputs, features, examples)
 
@@ -174,24 +179,26 @@ class TrainedTarget:
             self.log(
                 f"{task.name}: {parameters['trainable']:,} of {parameters['total']:,} parameters trainable ({o.adapter.method})"
             )
-            dev_features = kind.encode(data.dev, tokenizer, encode)
+            dev_features = kind.encode(data.dev, tokenizer(), encode)
             kind.prepare_eval(dev_features)
 
             def dev_score(m: Any) -> float:
                 predictions = predict(m, dev_features, data.dev)
                 return kind.primary(kind.score(predictions, data.dev, None))
 
-            train_features = kind.encode(data.train, tokenizer, encode)
-            outcome = train(fresh, kind, train_features, pad_id, settings, dev_score, self.log)
+            train_features = kind.encode(data.train, tokenizer(), encode)
+            outcome = train(
+                fresh, kind, train_features, tokenizer().pad_token_id, settings, dev_score, self.log
+            )
             merge_adapter(peft_encoder)  # the saved and cached model is a plain checkpoint
             outcome.parameters = parameters
-            cache.put(key, fresh, tokenizer, asdict(outcome))
+            cache.put(key, fresh, tokenizer(), asdict(outcome))
             model = _Lazy(lambda: fresh)
         train_seconds = time.time() - started
         if o.save_model:
             checkpoint = o.output / "checkpoints" / task.name
             model().save_pretrained(checkpoint)
-            tokenizer.save_pretrained(checkpoint)
+            tokenizer().save_pretrained(checkpoint)
 
         for lang in self.languages:
             if progress.done(lang):
@@ -216,7 +223,7 @@ class TrainedTarget:
             )
             stored = prediction_cache.load_json(prediction_key)
             if stored is None:
-                features = kind.encode(examples, tokenizer, encode)
+                features = kind.encode(examples, tokenizer(), encode)
                 kind.prepare_eval(features)
                 stored = [kind.serialise(p) for p in predict(model(), features, examples)]
                 prediction_cache.save_json(prediction_key, stored)
@@ -260,8 +267,8 @@ class TrainedTarget:
 
 
 class _Lazy:
-    """A model loaded on first use: a run whose predictions all come from the cache
-    never pays for loading it."""
+    """A model or tokenizer loaded on first use: a run whose predictions all come from
+    the cache never pays for loading it."""
 
     def __init__(self, load: Callable[[], Any]):
         self._load = load
