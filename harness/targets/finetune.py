@@ -18,6 +18,7 @@ from transformers import set_seed
 from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
+from harness.engine.distributed import is_main, wait
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
@@ -183,9 +184,11 @@ class TrainedTarget:
             outcome = train(model, kind, train_features, pad_id, settings, dev_score, self.log)
             merge_adapter(peft_encoder)  # the saved and cached model is a plain checkpoint
             outcome.parameters = parameters
-            cache.put(key, model, tokenizer, asdict(outcome))
+            if is_main():
+                cache.put(key, model, tokenizer, asdict(outcome))
+            wait()  # a later target trained alike finds the entry on every process
         train_seconds = time.time() - started
-        if o.save_model:
+        if o.save_model and is_main():
             folder = o.output / "checkpoints" / task.name
             model.save_pretrained(folder)
             tokenizer.save_pretrained(folder)
