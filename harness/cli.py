@@ -129,7 +129,9 @@ TRAINING_OPTIONS = _options(
     click.option("--epochs", type=float, help="Override each task's default."),
     click.option("--lr", type=float, help="Override each task's default learning rate."),
     click.option(
-        "--batch-size", type=int, help="Override each task's default training batch size."
+        "--batch-size",
+        type=int,
+        help="Override each task's default training batch size (the global batch, split over processes).",
     ),
     click.option(
         "--max-length", type=int, help="Override each task's default maximum input length."
