@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.engine.distributed import is_main
 from harness.results import config_hash, write_atomic
 from harness.specs import ModelSpec
 
@@ -68,8 +69,9 @@ class ContentCache:
         return np.load(path) if path is not None and path.is_file() else None
 
     def save_array(self, key: str, array: np.ndarray) -> None:
-        if self.folder is None:
+        if not self._writes():
             return
+        assert self.folder is not None
         self.folder.mkdir(parents=True, exist_ok=True)
         fd, scratch = tempfile.mkstemp(prefix=f".{key}-", suffix=".npy", dir=self.folder)
         try:
@@ -87,8 +89,13 @@ class ContentCache:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def save_json(self, key: str, value: Any) -> None:
-        if self.folder is not None:
+        if self._writes():
             write_atomic(self.folder / f"{key}.json", json.dumps(value, ensure_ascii=False))
+
+    def _writes(self) -> bool:
+        """Only one process writes (under ``accelerate launch`` the others compute the
+        same values)."""
+        return self.folder is not None and is_main()
 
     def _path(self, key: str, suffix: str) -> Path | None:
         return self.folder / f"{key}{suffix}" if self.folder is not None else None

@@ -22,10 +22,18 @@ REGISTRY_OPTION = click.option(
 )
 
 
-def _console() -> Any:
+def _console(quiet: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=False)
+    return Console(stderr=False, quiet=quiet)
+
+
+def _training_console() -> Any:
+    """A training command may run as several processes (``accelerate launch``): only the
+    main one prints."""
+    from harness.engine.distributed import is_main
+
+    return _console(quiet=not is_main())
 
 
 def _registry(registries: tuple[str, ...]) -> Any:
@@ -121,7 +129,9 @@ TRAINING_OPTIONS = _options(
     click.option("--epochs", type=float, help="Override each task's default."),
     click.option("--lr", type=float, help="Override each task's default learning rate."),
     click.option(
-        "--batch-size", type=int, help="Override each task's default training batch size."
+        "--batch-size",
+        type=int,
+        help="Override each task's default training batch size (the global batch, split over processes).",
     ),
     click.option(
         "--max-length", type=int, help="Override each task's default maximum input length."
@@ -353,7 +363,7 @@ def eval_command(
         o | {"registries": registries},
         tasks,
     )
-    console = _console()
+    console = _training_console()
     started = time.time()
     data = run_targets(tasks, options, lambda line: console.print(f"[dim]{line}[/]"))
     _show(console, data)
@@ -380,7 +390,7 @@ def train_command(model_name: str, registries: tuple[str, ...], output: Path, **
     registry = _registry(registries)
     tasks = registry.expand(o["intermediates"], "intermediates")
     options = _intermediate_options(registry.model(model_name), output, o, tasks)
-    console = _console()
+    console = _training_console()
     started = time.time()
     summary = train_intermediate(options, lambda line: console.print(f"[dim]{line}[/]"))
     table = Table(title=f"intermediate dev scores ({output})", title_justify="left")
@@ -438,7 +448,7 @@ def run_command(
     root = output or Path("runs") / f"study-{name}-{o['intermediates'].replace(',', '+')}"
     eval_options = _eval_options(registry, model, root, o | {"registries": registries}, targets)
     intermediate_options = _intermediate_options(model, root, o, intermediates)
-    console = _console()
+    console = _training_console()
     started = time.time()
     study = run_study(
         root,

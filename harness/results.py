@@ -123,10 +123,14 @@ class Progress:
 
 
 class RunStore:
-    """One run folder. Task blocks are keyed by the hash of the settings they depend on."""
+    """One run folder. Task blocks are keyed by the hash of the settings they depend on.
 
-    def __init__(self, root: Path):
+    Every process of a multi-process run keeps the same data in memory; only the one
+    with ``writes`` puts it on disk, so the files are written once."""
+
+    def __init__(self, root: Path, writes: bool = True):
         self.root = root
+        self.writes = writes
         self.results_path = root / "results.json"
         self.data: dict[str, Any] = {}
         if self.results_path.exists():
@@ -183,10 +187,13 @@ class RunStore:
 
     def put_predictions(self, task: str, name: str, rows: list[Any]) -> None:
         """Per-example predictions of one task on one split and language (``name``: "test-de")."""
-        write_jsonl(self.root / "predictions" / task / f"{name}.jsonl", rows)
+        if self.writes:
+            write_jsonl(self.root / "predictions" / task / f"{name}.jsonl", rows)
 
     def append_log(self, line: str) -> None:
         """The run's log beside its results (append-only, so no temp file is needed)."""
+        if not self.writes:
+            return
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / "log.txt").open("a", encoding="utf-8") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
@@ -196,4 +203,5 @@ class RunStore:
         self.save()
 
     def save(self) -> None:
-        write_json(self.results_path, self.data)
+        if self.writes:
+            write_json(self.results_path, self.data)

@@ -30,3 +30,17 @@ def training_batches(
         batches.extend(chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size))
     rng.shuffle(batches)
     return batches
+
+
+def process_share(batch: Sequence[int], rank: int, processes: int) -> tuple[list[int], float]:
+    """Process ``rank``'s contiguous share of a global batch, and its loss weight.
+
+    DDP averages gradients over processes; weighting each process's mean loss by
+    ``share * processes / len(batch)`` makes that average the mean over the whole batch
+    even when the shares differ in size (the last batch of an epoch). A process left
+    with no example still runs one (the batch's first) with weight 0, because every
+    process must take part in each backward pass."""
+    start, end = rank * len(batch) // processes, (rank + 1) * len(batch) // processes
+    if start == end:
+        return list(batch[:1]), 0.0
+    return list(batch[start:end]), (end - start) * processes / len(batch)

@@ -1,4 +1,9 @@
-"""Inference over features: length-sorted batches, per-batch padding, no autograd."""
+"""Inference over features: length-sorted batches, per-batch padding, no autograd.
+
+With several processes each takes every N-th batch and the outputs are gathered back
+into feature order on every process, so all of them score (and pick the best dev
+state) alike.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 import torch
 
 from harness.engine.batching import length_sorted_batches
+from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.precision import inference_precision
 from harness.tasks.base import Feature, TaskKind
 
@@ -22,16 +28,19 @@ def predict_outputs(
     precision: str = "no",
 ) -> list[Any]:
     """Per-feature model outputs (numpy), in the order of ``features``."""
-    outputs: list[Any] = [None] * len(features)
     model.eval()
     device = torch.device(device)
     lengths = [kind.length(f) for f in features]
+    mine = length_sorted_batches(lengths, batch_size)[process_index() :: process_count()]
+    produced: list[tuple[int, Any]] = []
     with torch.inference_mode(), inference_precision(precision, device):
-        for indices in length_sorted_batches(lengths, batch_size):
+        for indices in mine:
             batch = kind.collate([features[i] for i in indices], pad_id)
             for key in kind.target_keys:
                 batch.pop(key, None)
             batch = {k: v.to(device) for k, v in batch.items()}
-            for i, out in zip(indices, kind.split_outputs(model(**batch), batch), strict=True):
-                outputs[i] = out
+            produced.extend(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
+    outputs: list[Any] = [None] * len(features)
+    for i, out in gather_lists(produced):
+        outputs[i] = out
     return outputs

@@ -1,16 +1,25 @@
 """The one training loop every stage uses, built on Accelerate.
 
 The same code runs on CPU, one GPU, or many processes under ``accelerate launch``;
-mixed precision comes from Accelerate's settings. Training is a sequence of optimiser
-steps, each on one batch of one *stream* (a task: its model, kind and features); with
-several streams (multi-task intermediate training) the stream of each step is drawn
-from given weights, and all task models share one encoder. The best weights on the
-dev metric are kept (in memory) and restored at the end.
+mixed precision is Accelerate's, set by ``--precision``. Training is a sequence of
+optimiser steps, each on one batch of one *stream* (a task: its model, kind and
+features); with several streams (multi-task intermediate training) the stream of each
+step is drawn from given weights, and all task models share one encoder. The best
+weights on the dev metric are kept (in memory) and restored at the end.
+
+With several processes the batch size is the global batch: every process draws the
+same batch order from the same seeded rng and trains on its contiguous share of each
+batch (``process_share``), so the weights do not depend on the number of processes.
+That is exact, up to float rounding, for per-example losses (classification, multiple
+choice, answer-span starts and ends). Token-level losses (tagging, MLM) are means over
+tokens, and shares with different token counts weigh their tokens slightly
+differently; MLM masks and dropout are also drawn per process.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,7 +27,9 @@ from typing import Any
 
 import torch
 
-from harness.engine.batching import training_batches
+from harness.engine.batching import process_share, training_batches
+from harness.engine.distributed import mean_over_processes
+from harness.errors import ConfigError
 from harness.tasks.base import Feature, TaskKind
 
 
@@ -119,12 +130,18 @@ def train_streams(
     pick each step's stream; ``evaluate`` scores the unwrapped models on dev."""
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedDataParallelKwargs, set_seed
+    from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
     from transformers import get_linear_schedule_with_warmup
 
     for stream in streams:
         if not stream.features:
             raise ValueError(f"{stream.name}: no training examples")
+    launcher = os.environ.get("ACCELERATE_MIXED_PRECISION", "no")
+    if launcher not in ("no", settings.precision):
+        raise ConfigError(
+            f"the launcher asks for mixed precision {launcher}: pass --precision {launcher} "
+            "(it also sets inference autocast and is recorded with the results)"
+        )
     set_seed(settings.seed)
     handlers = [DistributedDataParallelKwargs(find_unused_parameters=len(streams) > 1)]
     # Accelerate keeps its settings process-wide; each training here brings its own
@@ -134,7 +151,15 @@ def train_streams(
         mixed_precision=settings.precision,
         gradient_accumulation_steps=settings.grad_accum,
         kwargs_handlers=handlers,
+        # each process trains on a share of the global batch (see _batches): the schedule
+        # then advances once per optimiser step, not once per process
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
+    if settings.batch_size % accelerator.num_processes:
+        raise ConfigError(
+            f"batch size {settings.batch_size} is the global batch and must divide among "
+            f"the {accelerator.num_processes} processes"
+        )
     container = _Streams({s.name: s.model for s in streams})
     if settings.freeze_embeddings:
         for stream in streams:
@@ -169,7 +194,7 @@ def train_streams(
             return
         score = evaluate(accelerator.unwrap_model(container).models)
         container.train()
-        loss = sum(losses) / max(1, len(losses))
+        loss = mean_over_processes(sum(losses) / max(1, len(losses)))
         losses.clear()
         outcome.history.append({"step": outcome.steps, "train_loss": round(loss, 4), "dev": score})
         log(f"step {outcome.steps}/{total_steps}: train loss {loss:.4f}, dev {score:.2f}")
@@ -186,7 +211,8 @@ def train_streams(
         name = rng.choices(names, weights=chances)[0] if len(names) > 1 else names[0]
         for _ in range(settings.grad_accum):
             with accelerator.accumulate(container):
-                loss = container(name, **next(batches[name])).loss
+                batch, weight = next(batches[name])
+                loss = container(name, **batch).loss * weight
                 accelerator.backward(loss)
                 losses.append(loss.item())
                 if accelerator.sync_gradients:
@@ -205,13 +231,23 @@ def train_streams(
 
 def _batches(
     stream: Stream, batch_size: int, rng: random.Random, accelerator: Any
-) -> Iterator[dict[str, torch.Tensor]]:
-    """Endless length-grouped batches of one stream, reshuffled every epoch."""
+) -> Iterator[tuple[dict[str, torch.Tensor], float]]:
+    """Endless length-grouped batches of one stream, reshuffled every epoch: this
+    process's share of each global batch, on its device, with its loss weight.
+
+    The sharding is done here rather than by Accelerate's data loader, which would
+    hand out whole batches per process and so change the batches with their number."""
     lengths = [stream.kind.length(f) for f in stream.features]
+    rank, processes = accelerator.process_index, accelerator.num_processes
     while True:
+        shares = [
+            process_share(batch, rank, processes)
+            for batch in training_batches(lengths, batch_size, rng)
+        ]
         loader = torch.utils.data.DataLoader(
             stream.features,
-            batch_sampler=training_batches(lengths, batch_size, rng),
+            batch_sampler=[indices for indices, _ in shares],
             collate_fn=lambda items: stream.kind.collate(items, stream.pad_id),
         )
-        yield from accelerator.prepare(loader)
+        for batch, (_, weight) in zip(loader, shares, strict=True):
+            yield {k: v.to(accelerator.device) for k, v in batch.items()}, weight

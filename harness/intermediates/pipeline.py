@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.table import Table
 
+from harness.engine.distributed import is_main
 from harness.intermediates.stage import IntermediateOptions, train_intermediate
 from harness.results import write_json
 from harness.specs import TaskSpec
@@ -88,7 +89,8 @@ def run_study(
             for arm, by_seed in runs.items()
         },
     }
-    write_json(root / "study.json", study)
+    if is_main():
+        write_json(root / "study.json", study)
     return study
 
 

@@ -19,6 +19,7 @@ import torch
 from transformers import set_seed
 
 from harness.data.selection import training_data
+from harness.engine.distributed import is_main, wait
 from harness.engine.predict import predict_outputs
 from harness.engine.train import Stream, TrainSettings, train_streams
 from harness.errors import ConfigError
@@ -188,7 +189,6 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
     )  # fmt: skip
     outcome = train_streams(streams, train_settings, probabilities, mean_dev, log)
     final = dev_scores({t.spec.name: t.model for t in tasks})
-    _save(options.output, tasks, encoder, peft_encoder, tokenizer)
     summary = {
         "config_hash": config_hash(settings),
         "settings": settings,
@@ -209,7 +209,10 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
         "environment": environment(),
         "seconds": round(time.time() - started, 1),
     }
-    write_json(options.output / SUMMARY, summary)
+    if is_main():
+        _save(options.output, tasks, encoder, peft_encoder, tokenizer)
+        write_json(options.output / SUMMARY, summary)
+    wait()  # the checkpoint is complete before any process loads it for the targets
     return summary
 
 

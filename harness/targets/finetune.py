@@ -19,6 +19,7 @@ from harness.cache import ContentCache, cache_root, model_identity
 from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
+from harness.engine.distributed import is_main, wait
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
@@ -192,10 +193,12 @@ class TrainedTarget:
             )
             merge_adapter(peft_encoder)  # the saved and cached model is a plain checkpoint
             outcome.parameters = parameters
-            cache.put(key, fresh, tokenizer(), asdict(outcome))
+            if is_main():
+                cache.put(key, fresh, tokenizer(), asdict(outcome))
+            wait()  # a later target trained alike finds the entry on every process
             model = _Lazy(lambda: fresh)
         train_seconds = time.time() - started
-        if o.save_model:
+        if o.save_model and is_main():
             checkpoint = o.output / "checkpoints" / task.name
             model().save_pretrained(checkpoint)
             tokenizer().save_pretrained(checkpoint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.engine.distributed import is_main, wait
 from harness.errors import ConfigError
 from harness.results import RunStore, config_hash
 from harness.specs import TaskSpec
@@ -21,7 +22,8 @@ def stage_for(task: TaskSpec, options: EvalOptions, log: Log) -> TrainedTarget |
 
 
 def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -> dict[str, Any]:
-    store = RunStore(options.output)
+    store = RunStore(options.output, writes=is_main())
+    wait()  # every process has read results.json before the main one rewrites it
 
     def log(line: str) -> None:
         console(line)
