@@ -133,3 +133,23 @@ def test_bf16_and_a_batch_that_does_not_divide(
     assert block["settings"]["precision"] == "bf16" and block["languages"]["de"]["examples"] == 10
     with pytest.raises(AssertionError, match="batch size 5 is the global batch"):
         _harness(2, [*args, "--batch-size", "5", "--output", str(tmp_path / "odd")], tmp_path)
+
+
+@pytest.mark.distributed
+def test_two_processes_share_retrieval_encoding(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    """Each process encodes every other batch; the gathered vectors give the same results,
+    and only the main process writes them to the cache."""
+    registry = tmp_path / "small-batches.yaml"  # 30 sentences a language: 8 batches
+    registry.write_text("targets:\n  tatoeba:\n    defaults: {eval_batch_size: 4}\n")
+    predictions = {}
+    for n in (1, 2):
+        out, cache = tmp_path / f"run-{n}", tmp_path / f"cache-{n}"
+        _harness(n, ["eval", "--model", str(tiny_model), "--targets", "tatoeba", "--data-dir", str(xtreme_dir),
+                     "--registry", str(registry), "--output", str(out)], cache)  # fmt: skip
+        predictions[n] = {
+            p.name: p.read_text() for p in (out / "predictions" / "tatoeba").iterdir()
+        }
+        assert len(list((cache / "embeddings").iterdir())) == 2  # one entry per language
+    assert predictions[1] == predictions[2]

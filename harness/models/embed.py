@@ -18,6 +18,7 @@ import torch
 
 from harness.cache import ContentCache, model_identity
 from harness.engine.batching import length_sorted_batches
+from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.precision import inference_precision
 from harness.errors import ConfigError
 from harness.models.encoder import load_model, load_tokenizer, model_location
@@ -68,7 +69,10 @@ def embed_sentences(
     want_all = settings.layer not in (-1, layers)
     model.eval()
     with torch.inference_mode(), inference_precision(settings.precision, device):
-        for batch in length_sorted_batches([len(x) for x in ids], settings.batch_size):
+        # with several processes each encodes every N-th batch; the rows are gathered
+        batches = length_sorted_batches([len(x) for x in ids], settings.batch_size)
+        produced: list[tuple[list[int], np.ndarray]] = []
+        for batch in batches[process_index() :: process_count()]:
             input_ids, mask = padded_batch(ids, batch, tokenizer.pad_token_id)
             result = model(
                 input_ids=input_ids.to(device),
@@ -84,7 +88,9 @@ def embed_sentences(
                 weights = mask.to(device).unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
             pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            out[batch] = pooled.cpu().numpy()
+            produced.append((batch, pooled.cpu().numpy()))
+    for batch, vectors in gather_lists(produced):
+        out[batch] = vectors
     return out
 
 
