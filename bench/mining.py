@@ -31,7 +31,7 @@ K = 4
 EXACT_UP_TO = 100_000
 REFERENCE_BYTES = 8 * 2**30  # run the full matrix only where it takes at most this
 RECALL_SAMPLE = 1000
-IVF = KnnSearch(ivf_lists=2048, nprobe=16, ivf_storage="sq8")
+IVF = KnnSearch(ivf_lists=2048, nprobe=4, ivf_storage="sq8")
 
 
 def _label(n: int) -> str:
