@@ -42,6 +42,16 @@ METRICS_BY_KIND = {
 MODEL_SOURCES = ("hub", "local", "e5_small")
 GROUPS = ("classification", "structured_prediction", "question_answering", "retrieval")
 POOLINGS = ("mean", "first")
+# A retrieval task's ``retrieval:`` block: k, and ``harness.metrics.retrieval.KnnSearch``
+# settings (the choices are that module's; specs stays free of faiss)
+RETRIEVAL_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
+    "k": (int, None),
+    "block_size": (int, None),
+    "ivf_lists": (int, None),
+    "nprobe": (int, None),
+    "ivf_storage": (str, ("flat", "fp16", "sq8")),
+    "precision": (str, ("float32", "bfloat16")),
+}
 
 
 class _Fields:
@@ -280,7 +290,13 @@ class TaskSpec:
                 raise f.error(
                     f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}"
                 ) from None
-        retrieval = f.get("retrieval", dict, {})
+        retrieval_raw = f.get("retrieval", dict, {})
+        r = _Fields(retrieval_raw, source, f"{where}.retrieval", set(RETRIEVAL_FIELDS))
+        retrieval = {
+            name: r.get(name, kind, choices=choices)
+            for name, (kind, choices) in RETRIEVAL_FIELDS.items()
+            if retrieval_raw.get(name) is not None
+        }
         return cls(
             name=name,
             role=role,

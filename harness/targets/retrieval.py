@@ -3,7 +3,9 @@
 Sentences are de-duplicated and each distinct sentence embedded once, with the layer
 and pooling recorded in the results. Tatoeba scores top-1 accuracy xx -> en (en -> xx
 beside it); BUCC mines with the ratio margin, tunes its threshold on dev gold and
-applies that threshold to test, where no gold is public.
+applies that threshold to test, where no gold is public. The task's ``retrieval:``
+block sets k and the search (``KnnSearch``: exact by default, IVF for large corpora),
+recorded with the settings.
 """
 
 from __future__ import annotations
@@ -51,8 +53,12 @@ class RetrievalTarget:
             batch_size=hp["eval_batch_size"],
             precision=options.precision,
         )
-        self.k = int(task.retrieval.get("k", 4))
-        self.search = KnnSearch()
+        settings = dict(task.retrieval)
+        self.k = settings.pop("k", 4)
+        try:
+            self.search = KnnSearch(**settings)
+        except ValueError as err:
+            raise HarnessError(f"{task.name}.retrieval: {err}") from None
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -61,6 +67,7 @@ class RetrievalTarget:
             "model": self.options.model.name,
             "embedding": asdict(self.embed),
             "k": self.k,
+            "search": asdict(self.search),
             "splits": self.splits,
             "languages": self.languages,
             "limit": self.options.limit,
