@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.measure import Figure, spread
 from harness.metrics.retrieval import KnnSearch, margin_candidates, mine_candidates
 
 DIM = 384  # e5-small's width
@@ -132,7 +133,7 @@ def _run_case(n: int, how: str, repeat: int) -> dict[str, Any]:
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def run(repeat: int, sizes: list[int]) -> list[dict[str, Any]]:
+def run(repeat: int, sizes: list[int]) -> list[Figure]:
     rows = []
     for n in sizes:
         reps = repeat if n <= 10_000 else 1
@@ -144,27 +145,23 @@ def run(repeat: int, sizes: list[int]) -> list[dict[str, Any]]:
         hows = ("float32", "bfloat16") if n <= EXACT_UP_TO else ("ivf",)
         for how in hows:
             result = _run_case(n, how, reps)
-            value = statistics.median(result["seconds"])
             name = {"float32": "exact", "bfloat16": "exact, bfloat16 proposals"}.get(
                 how, f"IVF {IVF.ivf_lists} lists, nprobe {IVF.nprobe}, {IVF.ivf_storage}"
             )
+            seconds = result["seconds"]
             rows.append(
-                {
-                    "bench": "mining",
-                    "case": f"{_label(n)} x {_label(n)} {name}",
-                    "measure": "seconds",
-                    "value": value,
-                    "min": min(result["seconds"]),
-                    "max": max(result["seconds"]),
-                    "repeat": reps,
-                    "peak_rss_mb": round(result["peak_rss_mb"]),
-                    "reference": "full similarity matrix",
-                    "reference_value": reference,
-                    "reference_note": note,
-                    "ratio": reference / value if reference else None,
-                    "recall": result.get("recall"),
-                }
-            )
+                Figure(
+                    "mining",
+                    f"{_label(n)} x {_label(n)} {name}",
+                    "seconds",
+                    spread(seconds),
+                    "full similarity matrix",
+                    {"median": reference, "min": reference, "max": reference} if reference else None,
+                    {k: reference / v for k, v in spread(seconds).items()} if reference else None,
+                    {"repeat": reps, "peak_rss_gb": round(result["peak_rss_mb"] / 1024, 2),
+                     "reference_note": note, "recall": result.get("recall")},
+                )
+            )  # fmt: skip
     return rows
 
 
@@ -178,7 +175,7 @@ def main() -> None:
         print(json.dumps(_child(json.loads(args.child))))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(json.dumps(run(args.repeat, sizes), indent=1))
+    print(json.dumps([f.as_dict() for f in run(args.repeat, sizes)], indent=1))
 
 
 if __name__ == "__main__":
