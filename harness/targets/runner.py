@@ -69,6 +69,18 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
     return store.data
 
 
+def finished_targets(tasks: Sequence[TaskSpec], options: EvalOptions) -> list[str]:
+    """The tasks a rerun into ``options.output`` would reuse: finished with these settings."""
+    store = RunStore(options.output)
+    return [
+        task.name
+        for task in tasks
+        if store.finished(
+            task.name, config_hash(stage_for(task, options, lambda _: None).settings())
+        )
+    ]
+
+
 def _rollup(results: dict[str, Any]) -> dict[str, Any]:
     """XTREME group means and score over the languages evaluated; ``missing_languages``
     says where that falls short of the full benchmark (offline data, ``--languages``)."""
