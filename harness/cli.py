@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -99,7 +98,7 @@ def validate(files: tuple[str, ...]) -> None:
 
 def model_label(model: str) -> str:
     """A model as one folder name: a checkpoint folder's own name, a hub id with ``_``."""
-    return Path(model).name if os.sep in model else model.replace("/", "_")
+    return Path(model).name if Path(model).expanduser().is_dir() else model.replace("/", "_")
 
 
 def _default_output(model: str, targets: str, seed: int) -> Path:

@@ -10,6 +10,8 @@ helpers as ``harness run``.
 from __future__ import annotations
 
 import functools
+import os
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,10 +120,12 @@ def job_done(job: Job) -> bool:
 def run_job(job: Job) -> None:
     """Run one job in this process (the sweep's own, or a Ray worker's); raises on failure.
     Its log goes to ``log.txt`` in its folder."""
+    from harness.results import append_log
+
+    append_log(job.output, f"sweep job {job.id} on {platform.node()} (pid {os.getpid()})")
     options, tasks = _resolve(job)
     if job.kind == INTERMEDIATE:
         from harness.intermediates.stage import train_intermediate
-        from harness.results import append_log
 
         train_intermediate(options, lambda line: append_log(job.output, line))
     else:
