@@ -196,10 +196,26 @@ def pids(folders: set[str]) -> set[int]:
 
 
 def test_local_sweep_retries_reports_and_resumes(
-    tiny_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_study: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folders = sweep_and_check(tiny_study, LocalBackend(), "local", tmp_path, monkeypatch)
     assert pids(folders) == {os.getpid()}
+
+    # a configuration's seed folder reads as one run: report and compare take the sweep's runs
+    baseline, trained = (str(tmp_path / "sweep" / tiny_model.name / c / "seed1")
+                         for c in ("baseline", "commonsenseqa"))  # fmt: skip
+    report = CliRunner().invoke(main, ["report", "--format", "json", baseline, trained])
+    assert report.exit_code == 0, report.output
+    tasks = json.loads(report.output)["tasks"]
+    assert set(tasks) == {"pawsx", "tatoeba"}
+    assert set(tasks["pawsx"]) == {"baseline/seed1", "commonsenseqa/seed1"}
+    compare = CliRunner().invoke(
+        main, ["compare", "--format", "json", "--samples", "20", baseline, trained]
+    )
+    assert compare.exit_code == 0, compare.output
+    compared = json.loads(compare.output)["tasks"]
+    assert set(compared["pawsx"]["languages"]) == {"en", "de"}, compared["pawsx"]["refused"]
+    assert set(compared["tatoeba"]["languages"]) == {"de"}, compared["tatoeba"]["refused"]
 
 
 def test_ray_sweep_retries_reports_and_resumes(
@@ -211,7 +227,6 @@ def test_ray_sweep_retries_reports_and_resumes(
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     )
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     backend = RayBackend(None, Resources(cpus=1))
     folders = sweep_and_check(tiny_study, backend, "ray", tmp_path, monkeypatch)
     assert os.getpid() not in pids(folders)  # Ray's workers ran them
