@@ -523,7 +523,13 @@ def sweep_command(
         return
     chosen = RayBackend(address, study.resources) if backend == "ray" else LocalBackend()
     console = _console()
-    summary = run_sweep(study, chosen, backend, retries=retries, log=console.print)
+    summary = run_sweep(
+        study,
+        chosen,
+        backend,
+        retries=retries,
+        log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+    )
     console.print(
         ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
         + f"  ({summary['seconds']:.0f} s; {study.output / SWEEP_JSON})"

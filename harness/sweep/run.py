@@ -89,7 +89,8 @@ def _summary(study: StudySpec, jobs: list[Job], outcomes: dict[str, Outcome], ba
 def problems(summary: dict[str, Any]) -> list[str]:
     """One line per job that failed or could not run, naming it and its last error."""
     return [
-        f"{job['id']}: failed {job['attempts']} times, last error: {job['error']}"
+        f"{job['id']}: failed ({job['attempts']} attempt{'s' * (job['attempts'] > 1)}), "
+        f"last error: {job['error']}"
         if job["status"] == "failed"
         else f"{job['id']}: {job['error']}"
         for job in summary["jobs"]

@@ -109,28 +109,8 @@ def load_study(path: Path) -> StudySpec:
     except HarnessError as err:
         raise read.error("registry", str(err)) from None
 
-    models = []
-    for i, model in enumerate(read.items("models", str)):
-        local = read.path_of(model)
-        name = str(local) if local.is_dir() else model
-        try:
-            registry.model(name)
-        except HarnessError as err:
-            raise read.error(f"models[{i}]", str(err)) from None
-        models.append(name)
-
-    configurations: dict[tuple[str, ...], tuple[str, ...]] = {}  # task names -> as written
-    for i, entry in enumerate(raw.get("intermediates") or []):
-        names = tuple(str(n) for n in (entry if isinstance(entry, list) else [entry]))
-        try:
-            tasks = tuple(t.name for t in registry.expand(names, "intermediates"))
-        except HarnessError as err:
-            raise read.error(f"intermediates[{i}]", str(err)) from None
-        if tasks in configurations:
-            raise read.error(
-                f"intermediates[{i}]", f"the same tasks as {'+'.join(configurations[tasks])}"
-            )
-        configurations[tasks] = names
+    models = _models(read, registry)
+    configurations = _configurations(read, registry)
     baseline = read.get("baseline", bool, False)
     if not configurations and not baseline:
         raise read.error(
@@ -156,14 +136,6 @@ def load_study(path: Path) -> StudySpec:
             options[key] = read.path_of(options[key])
     _check_options(read, registry.model(models[0]), registry, options | {"seed": 1, "registries": registry_files},
                    target_specs, bool(configurations))  # fmt: skip
-    resources = read.get("resources", dict, {})
-    unknown = sorted(set(resources) - {"cpus", "gpus"})
-    if unknown:
-        raise read.error(f"resources.{unknown[0]}", "unknown (known: cpus, gpus)")
-    for key in ("cpus", "gpus"):
-        value = resources.get(key, 0)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
-            raise read.error(f"resources.{key}", f"expected a number >= 0, got {value!r}")
     retries = read.get("retries", int, 1)
     if retries < 0:
         raise read.error("retries", f"expected an integer >= 0, got {retries}")
@@ -172,12 +144,12 @@ def load_study(path: Path) -> StudySpec:
         name=read.get("name", str, path.stem),
         output=read.path_of(read.get("output", str, f"runs/{path.stem}")),
         models=tuple(models),
-        intermediates=tuple(configurations.values()),
+        intermediates=configurations,
         baseline=baseline,
         targets=tuple(t.name for t in target_specs),
         seeds=seeds,
         options=options,
-        resources=Resources(resources.get("cpus", 1), resources.get("gpus", 0)),
+        resources=_resources(read),
         retries=retries,
         registry=registry_files,
     )
@@ -194,3 +166,45 @@ def _check_options(read: _Reader, model: Any, registry: Any, options: dict[str, 
             intermediate_options(model, read.path, options, [])
     except HarnessError as err:
         raise read.error("settings", str(err)) from None
+
+
+def _models(read: _Reader, registry: Any) -> list[str]:
+    """Registry names and hub ids as given; checkpoint folders as absolute paths."""
+    models = []
+    for i, model in enumerate(read.items("models", str)):
+        local = read.path_of(model)
+        name = str(local) if local.is_dir() else model
+        try:
+            registry.model(name)
+        except HarnessError as err:
+            raise read.error(f"models[{i}]", str(err)) from None
+        models.append(name)
+    return models
+
+
+def _configurations(read: _Reader, registry: Any) -> tuple[tuple[str, ...], ...]:
+    """Each entry as written (its name in job ids); two entries of the same tasks are refused."""
+    entries = read.raw.get("intermediates") or []
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}  # task names -> as written
+    for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+        names = tuple(str(n) for n in (entry if isinstance(entry, list) else [entry]))
+        try:
+            tasks = tuple(t.name for t in registry.expand(names, "intermediates"))
+        except HarnessError as err:
+            raise read.error(f"intermediates[{i}]", str(err)) from None
+        if tasks in seen:
+            raise read.error(f"intermediates[{i}]", f"the same tasks as {'+'.join(seen[tasks])}")
+        seen[tasks] = names
+    return tuple(seen.values())
+
+
+def _resources(read: _Reader) -> Resources:
+    resources = read.get("resources", dict, {})
+    unknown = sorted(set(resources) - {"cpus", "gpus"})
+    if unknown:
+        raise read.error(f"resources.{unknown[0]}", "unknown (known: cpus, gpus)")
+    for key in ("cpus", "gpus"):
+        value = resources.get(key, 0)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise read.error(f"resources.{key}", f"expected a number >= 0, got {value!r}")
+    return Resources(resources.get("cpus", 1), resources.get("gpus", 0))
