@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +104,13 @@ def validate(files: tuple[str, ...]) -> None:
     click.echo(f"valid: {', '.join(files)}")
 
 
+def model_label(model: str) -> str:
+    """A model as one folder name: a checkpoint folder's own name, a hub id with ``_``."""
+    return Path(model).name if Path(model).expanduser().is_dir() else model.replace("/", "_")
+
+
 def _default_output(model: str, targets: str, seed: int) -> Path:
-    name = Path(model).name if os.sep in model else model.replace("/", "_")
-    return Path("runs") / f"{name}-{targets.replace(',', '+')}-seed{seed}"
+    return Path("runs") / f"{model_label(model)}-{targets.replace(',', '+')}-seed{seed}"
 
 
 def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -264,7 +267,7 @@ def _adapter(method: str, options: tuple[str, ...]) -> Any:
     return AdapterSpec(method=method, options=parsed)
 
 
-def _eval_options(
+def eval_options(
     registry: Any, model: Any, output: Path, o: dict[str, Any], tasks: list[Any]
 ) -> Any:
     """EvalOptions from the target and training options of a command."""
@@ -306,7 +309,7 @@ def _eval_options(
     )
 
 
-def _intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: list[Any]) -> Any:
+def intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: list[Any]) -> Any:
     from harness.intermediates.sampler import SamplerSpec
     from harness.intermediates.stage import IntermediateOptions
 
@@ -356,7 +359,7 @@ def eval_command(
 
     registry = _registry(registries)
     tasks = registry.expand(o["targets"])
-    options = _eval_options(
+    options = eval_options(
         registry,
         registry.model(model_name),
         output or _default_output(model_name, o["targets"], o["seed"]),
@@ -389,7 +392,7 @@ def train_command(model_name: str, registries: tuple[str, ...], output: Path, **
 
     registry = _registry(registries)
     tasks = registry.expand(o["intermediates"], "intermediates")
-    options = _intermediate_options(registry.model(model_name), output, o, tasks)
+    options = intermediate_options(registry.model(model_name), output, o, tasks)
     console = _training_console()
     started = time.time()
     summary = train_intermediate(options, lambda line: console.print(f"[dim]{line}[/]"))
@@ -444,16 +447,16 @@ def run_command(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [o["seed"]]
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers") from None
-    name = Path(model_name).name if os.sep in model_name else model_name.replace("/", "_")
+    name = model_label(model_name)
     root = output or Path("runs") / f"study-{name}-{o['intermediates'].replace(',', '+')}"
-    eval_options = _eval_options(registry, model, root, o | {"registries": registries}, targets)
-    intermediate_options = _intermediate_options(model, root, o, intermediates)
+    evaluation = eval_options(registry, model, root, o | {"registries": registries}, targets)
+    intermediate = intermediate_options(model, root, o, intermediates)
     console = _training_console()
     started = time.time()
     study = run_study(
         root,
-        intermediate_options,
-        eval_options,
+        intermediate,
+        evaluation,
         targets,
         seed_list,
         baseline,
@@ -461,6 +464,91 @@ def run_command(
     )
     console.print(study_table(study))
     console.print(f"study: {root / 'study.json'}  ({time.time() - started:.0f} s)")
+
+
+# what a study file says in fields of its own rather than in ``settings``
+STUDY_FIELDS = ("model_name", "registries", "output", "intermediates", "targets", "seed", "seeds",
+                "baseline")  # fmt: skip
+
+
+def run_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Every option of ``harness run`` resolved as its command line resolves it, with
+    ``settings`` (a study file's) in place of flags: one set of defaults and conversions."""
+    ctx = run_command.make_context("run", ["--model", "-", "--intermediate", "-"])
+    params = {p.name: p for p in run_command.params if p.name not in STUDY_FIELDS}
+    unknown = sorted(set(settings) - set(params))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {', '.join(unknown)} (known: {', '.join(sorted(params))})"
+        )
+    resolved = {name: ctx.params[name] for name in params}
+    for name, value in settings.items():
+        try:
+            resolved[name] = params[name].type_cast_value(ctx, value)
+        except click.BadParameter as err:
+            raise ConfigError(f"{name}: {err.message}") from None
+    return resolved
+
+
+@main.command("sweep")
+@click.argument("study_file", metavar="STUDY.yaml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Run the jobs one after another here, or as tasks on a Ray cluster.",
+)
+@click.option(
+    "--address", help="Ray cluster to join (HEAD:6379 or auto); default: a local Ray instance."
+)
+@click.option(
+    "--retries", type=click.IntRange(min=0), help="Retries of a failed job (default: the study's)."
+)
+@click.option("--dry-run", is_flag=True, help="List the jobs and whether each still needs running.")
+def sweep_command(
+    study_file: Path, backend: str, address: str | None, retries: int | None, dry_run: bool
+) -> None:
+    """Run a study (models x intermediate configurations x targets x seeds, and the baseline)
+    as independent jobs, each into its own run folder; finished jobs are skipped.
+
+    Exits 1 when a job failed after its retries (or could not run because its
+    intermediate training failed); sweep.json in the study's output folder says why.
+    """
+    from harness.sweep.backends import LocalBackend, RayBackend
+    from harness.sweep.jobs import expand
+    from harness.sweep.run import SWEEP_JSON, pending_jobs, problems, run_sweep
+    from harness.sweep.study import load_study
+
+    if address is not None and backend != "ray":
+        raise click.UsageError("--address goes with --backend ray")
+    study = load_study(study_file)
+    if dry_run:
+        jobs = expand(study)
+        todo = {job.id for job in pending_jobs(jobs)}
+        for job in jobs:
+            after = f"  (after {job.depends_on})" if job.depends_on else ""
+            click.echo(f"{'run ' if job.id in todo else 'done'}  {job.id}{after}")
+        click.echo(f"{len(jobs)} jobs, {len(todo)} to run, into {study.output}")
+        return
+    chosen = RayBackend(address, study.resources) if backend == "ray" else LocalBackend()
+    console = _console()
+    summary = run_sweep(
+        study,
+        chosen,
+        backend,
+        retries=retries,
+        log=lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True),
+    )
+    console.print(
+        ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
+        + f"  ({summary['seconds']:.0f} s; {study.output / SWEEP_JSON})"
+    )
+    failed = problems(summary)
+    for line in failed:
+        click.secho(line, fg="red", err=True)
+    if failed:
+        sys.exit(1)
 
 
 @main.command("export")

@@ -318,7 +318,7 @@ class GoldReader:
     ) -> list[Any]:
         from harness.registry import load_registry
 
-        options = run.data.get("config", {}).get("options", {})
+        options = run.part(task).data.get("config", {}).get("options", {})
         files = tuple(options.get("registry_files") or ())
         data_dir = Path(options["data_dir"]) if options.get("data_dir") else None
         cache_key = json.dumps([files, str(data_dir), task, lang, _identity(block, info)])
@@ -385,7 +385,7 @@ def _run_stats(reader: GoldReader, who: Labelled, task: str, lang: str, unit: Fa
         raise Refused(f"{who.label}: cannot read the gold: {err}") from None
     except Refused as err:
         raise Refused(f"{who.label}: {err}") from None
-    path = who.run.path / "predictions" / task / f"{info['split']}-{lang}.jsonl"
+    path = who.run.part(task).path / "predictions" / task / f"{info['split']}-{lang}.jsonl"
     try:
         rows = _read_predictions(path)
         if len(rows) != len(gold):

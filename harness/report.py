@@ -13,7 +13,7 @@ import io
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +86,17 @@ def primary_score(kind: str, metric: str, values: Mapping[str, float]) -> float:
 
 @dataclass(frozen=True)
 class Run:
-    """One run folder as a report sees it."""
+    """One run folder as a report sees it, or a folder of run folders (a sweep's targets of
+    one model, configuration and seed) read as one run."""
 
     name: str
     path: Path
     data: dict[str, Any]
+    parts: Mapping[str, Run] = field(default_factory=dict)  # task -> the run folder holding it
+
+    def part(self, task: str) -> Run:
+        """The run folder that computed ``task``: its predictions and config are there."""
+        return self.parts.get(task, self)
 
     @property
     def results(self) -> dict[str, Any]:
@@ -126,15 +132,33 @@ def run_names(paths: Sequence[Path]) -> list[str]:
 
 def load_runs(paths: Sequence[Path]) -> list[Run]:
     """The run folders, named; a folder given twice is refused (its column would be ambiguous)."""
-    from harness.export import read_run
-
     resolved = [path.resolve() for path in paths]
     twice = sorted({str(p) for p in resolved if resolved.count(p) > 1})
     if twice:
         raise ConfigError(f"run folder given more than once: {', '.join(twice)}")
-    return [
-        Run(name, path, read_run(path)) for name, path in zip(run_names(paths), paths, strict=True)
-    ]
+    return [_load(name, path) for name, path in zip(run_names(paths), paths, strict=True)]
+
+
+def _load(name: str, path: Path) -> Run:
+    """A run folder, or a folder whose subfolders are run folders, each task in one of them
+    (``harness sweep`` writes one per target): their results, rolled up together."""
+    from harness.export import read_run
+    from harness.metrics.xtreme_score import run_rollup
+
+    subfolders = sorted(p for p in path.glob("*/results.json")) if path.is_dir() else []
+    if (path / "results.json").exists() or not subfolders:
+        return Run(name, path, read_run(path))
+    parts: dict[str, Run] = {}
+    for results in subfolders:
+        part = Run(results.parent.name, results.parent, read_run(results.parent))
+        for task in part.results:
+            if task in parts:
+                raise ConfigError(
+                    f"{path}: {task} is in both {parts[task].path.name} and {part.name}"
+                )
+            parts[task] = part
+    blocks = {task: part.results[task] for task, part in parts.items()}
+    return Run(name, path, {"results": blocks, **run_rollup(blocks)}, parts)
 
 
 @dataclass(frozen=True)

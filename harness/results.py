@@ -56,6 +56,13 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
     write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
+def append_log(folder: Path, line: str) -> None:
+    """A folder's ``log.txt``, time-stamped (append-only, so no temp file is needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "log.txt").open("a", encoding="utf-8") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+
 def environment() -> dict[str, Any]:
     versions = {}
     for name in PACKAGES:
@@ -191,12 +198,9 @@ class RunStore:
             write_jsonl(self.root / "predictions" / task / f"{name}.jsonl", rows)
 
     def append_log(self, line: str) -> None:
-        """The run's log beside its results (append-only, so no temp file is needed)."""
-        if not self.writes:
-            return
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / "log.txt").open("a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        """The run's log beside its results (only the writing process appends)."""
+        if self.writes:
+            append_log(self.root, line)
 
     def update(self, **fields: Any) -> None:
         self.data.update(fields)

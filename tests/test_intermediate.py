@@ -37,33 +37,6 @@ def spec(tiny_model: Path) -> ModelSpec:
 
 
 @pytest.fixture
-def intermediate_dir(tmp_path: Path) -> Path:
-    """CommonsenseQA in its original jsonl layout, and MLM text files, all tiny."""
-    rng = random.Random(0)
-    root = tmp_path / "intermediate"
-    (root / "commonsenseqa").mkdir(parents=True)
-    for name, n in (("train_rand_split", 60), ("dev_rand_split", 20)):
-        rows = []
-        for i in range(n):
-            answer = rng.randrange(5)
-            choices = [
-                {"label": "ABCDE"[c], "text": sentence(rng, EN if c == answer else DE)}
-                for c in range(5)
-            ]
-            rows.append({"id": f"{name}-{i}", "answerKey": "ABCDE"[answer],
-                         "question": {"stem": sentence(rng, EN), "choices": choices}})  # fmt: skip
-        (root / "commonsenseqa" / f"{name}.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in rows)
-        )
-    (root / "mlm").mkdir()
-    for lang, words in (("en", EN), ("de", DE)):
-        (root / "mlm" / f"{lang}.txt").write_text(
-            "\n".join(sentence(rng, words) for _ in range(80)) + "\n"
-        )
-    return root
-
-
-@pytest.fixture
 def registry_file(tmp_path: Path) -> Path:
     path = tmp_path / "user.yaml"
     path.write_text("intermediates:\n  mlm:\n    languages: [en, de]\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""A tiny random XLM-R-architecture model and SentencePiece tokenizer, built at test time.
+"""A tiny random XLM-R-architecture model and SentencePiece tokenizer, built at test time,
+and tiny data folders for it (XTREME targets, intermediate tasks).
 
 No hub and no large files: the tokenizer is trained on a few hundred generated
 sentences in several scripts, the encoder is 2 layers of width 32.
@@ -6,6 +7,7 @@ sentences in several scripts, the encoder is 2 layers of width 32.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -145,3 +147,61 @@ def build_tiny_model(folder: Path, hidden: int = 32, layers: int = 2) -> Path:
     for leftover in ("corpus.txt", "spm.model", "spm.vocab"):
         (folder / leftover).unlink()
     return folder
+
+
+def _sentence(rng: random.Random, words: list[str] | None = None) -> str:
+    words = words or [*WORDS["en"], *WORDS["de"]]
+    return " ".join(rng.choice(words) for _ in range(rng.randint(3, 8)))
+
+
+def write_xtreme(root: Path) -> Path:
+    """A small XTREME download/ folder: PAWS-X en/de dev and test, Tatoeba de/fr, BUCC zh."""
+    rng = random.Random(0)
+    (root / "pawsx").mkdir(parents=True)
+    for lang in ("en", "de"):
+        rows = [(_sentence(rng), _sentence(rng), rng.choice("01")) for _ in range(60)]
+        (root / "pawsx" / f"dev-{lang}.tsv").write_text("".join("\t".join(r) + "\n" for r in rows))
+        (root / "pawsx" / f"test-{lang}.tsv").write_text(
+            "".join(f"{a}\t{b}\n" for a, b, _ in rows[:10])
+        )
+    (root / "tatoeba").mkdir()
+    for code in ("deu", "fra"):
+        lines = [_sentence(rng) for _ in range(15)]
+        (root / "tatoeba" / f"tatoeba.{code}-eng.{code}").write_text("\n".join(lines) + "\n")
+        (root / "tatoeba" / f"tatoeba.{code}-eng.eng").write_text("\n".join(lines) + "\n")
+    (root / "bucc2018").mkdir()
+    src = [f"zh-{i:09d}\t{_sentence(rng)}" for i in range(30)]
+    trg = [f"en-{i:09d}\t{line.split(chr(9))[1]}" for i, line in enumerate(src)]
+    (root / "bucc2018" / "zh-en.dev.zh").write_text("\n".join(src) + "\n")
+    (root / "bucc2018" / "zh-en.dev.en").write_text("\n".join(trg) + "\n")
+    (root / "bucc2018" / "zh-en.dev.gold").write_text(
+        "".join(f"zh-{i:09d}\ten-{i:09d}\n" for i in range(30))
+    )
+    return root
+
+
+def write_intermediate(root: Path) -> Path:
+    """CommonsenseQA in its original jsonl layout (the answer is the English choice), and
+    MLM text files, all tiny."""
+    rng = random.Random(0)
+    en, de = WORDS["en"], WORDS["de"]
+    (root / "commonsenseqa").mkdir(parents=True)
+    for name, n in (("train_rand_split", 60), ("dev_rand_split", 20)):
+        rows = []
+        for i in range(n):
+            answer = rng.randrange(5)
+            choices = [
+                {"label": "ABCDE"[c], "text": _sentence(rng, en if c == answer else de)}
+                for c in range(5)
+            ]
+            rows.append({"id": f"{name}-{i}", "answerKey": "ABCDE"[answer],
+                         "question": {"stem": _sentence(rng, en), "choices": choices}})  # fmt: skip
+        (root / "commonsenseqa" / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in rows)
+        )
+    (root / "mlm").mkdir()
+    for lang, words in (("en", en), ("de", de)):
+        (root / "mlm" / f"{lang}.txt").write_text(
+            "\n".join(_sentence(rng, words) for _ in range(80)) + "\n"
+        )
+    return root

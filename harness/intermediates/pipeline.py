@@ -19,7 +19,7 @@ from rich.table import Table
 from harness.engine.distributed import is_main
 from harness.intermediates.stage import IntermediateOptions, train_intermediate
 from harness.results import write_json
-from harness.specs import TaskSpec
+from harness.specs import ModelSpec, TaskSpec
 from harness.targets.options import EvalOptions
 from harness.targets.runner import run_targets
 
@@ -33,6 +33,12 @@ def _spread(values: list[float]) -> dict[str, Any]:
         "std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "values": values,
     }
+
+
+def checkpoint_model(base: ModelSpec, checkpoint: Path) -> ModelSpec:
+    """The intermediate checkpoint as the targets' model; it keeps the base model's input
+    conventions (e5's "query: " prefix)."""
+    return replace(base, name=str(checkpoint), source="local", path=str(checkpoint), revision=None)
 
 
 def run_study(
@@ -54,18 +60,15 @@ def run_study(
         summaries[seed] = train_intermediate(
             replace(intermediate, seed=seed, output=checkpoint), log
         )
-        # the checkpoint keeps the base model's input conventions (e5's "query: " prefix)
-        model = replace(
-            evaluation.model,
-            name=str(checkpoint),
-            source="local",
-            path=str(checkpoint),
-            revision=None,
-        )
         log(f"seed {seed}: targets from the intermediate checkpoint")
         runs["intermediate"][seed] = run_targets(
             targets,
-            replace(evaluation, model=model, seed=seed, output=root / f"targets-seed{seed}"),
+            replace(
+                evaluation,
+                model=checkpoint_model(evaluation.model, checkpoint),
+                seed=seed,
+                output=root / f"targets-seed{seed}",
+            ),
             log,
         )
         if baseline:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
+from typing import Any
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "classification": ("xnli", "pawsx"),
@@ -103,3 +104,24 @@ def rollup(
     }
     xtreme = fmean(tasks[t].score for t in TASK_METRICS) if complete(tuple(TASK_METRICS)) else None
     return Rollup(tasks=tasks, groups=groups, xtreme=xtreme)
+
+
+def run_rollup(results: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's XTREME group means and score over the languages evaluated, from its
+    results.json task blocks; ``missing_languages`` says where that falls short of the full
+    benchmark (offline data, ``--languages``)."""
+    xtreme = {
+        name: block["languages"]
+        for name, block in results.items()
+        if name in TASK_METRICS and block["languages"]
+    }
+    summary = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
+    missing = {
+        name: [lang for lang in block["task_languages"] if lang not in block["languages"]]
+        for name, block in results.items()
+    }
+    return {
+        "groups": summary.groups,
+        "xtreme_score": summary.xtreme,
+        "missing_languages": {name: langs for name, langs in missing.items() if langs},
+    }

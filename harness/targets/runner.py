@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.engine.distributed import is_main, wait
 from harness.errors import ConfigError
+from harness.metrics.xtreme_score import run_rollup
 from harness.results import RunStore, config_hash
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
@@ -67,30 +68,20 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
                 **block,
             },
         )
-    store.update(**_rollup(store.data["results"]))
+    store.update(**run_rollup(store.data["results"]))
     return store.data
 
 
-def _rollup(results: dict[str, Any]) -> dict[str, Any]:
-    """XTREME group means and score over the languages evaluated; ``missing_languages``
-    says where that falls short of the full benchmark (offline data, ``--languages``)."""
-    from harness.metrics.xtreme_score import TASK_METRICS, rollup
-
-    xtreme = {
-        name: block["languages"]
-        for name, block in results.items()
-        if name in TASK_METRICS and block["languages"]
-    }
-    summary = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
-    missing = {
-        name: [lang for lang in block["task_languages"] if lang not in block["languages"]]
-        for name, block in results.items()
-    }
-    return {
-        "groups": summary.groups,
-        "xtreme_score": summary.xtreme,
-        "missing_languages": {name: langs for name, langs in missing.items() if langs},
-    }
+def finished_targets(tasks: Sequence[TaskSpec], options: EvalOptions) -> list[str]:
+    """The tasks a rerun into ``options.output`` would reuse: finished with these settings."""
+    store = RunStore(options.output)
+    return [
+        task.name
+        for task in tasks
+        if store.finished(
+            task.name, config_hash(stage_for(task, options, lambda _: None).settings())
+        )
+    ]
 
 
 def _spec_dict(task: TaskSpec) -> dict[str, Any]:

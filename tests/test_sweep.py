@@ -1,0 +1,232 @@
+"""harness sweep: study validation, job expansion, and tiny sweeps on the local and Ray
+backends with an injected flaky job and a job that fails for a real reason."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from sweep_helpers import FLAKY_JOB, FLAKY_MARK, broken_intermediate, flaky_run_job
+
+from harness.cli import main
+from harness.errors import ConfigError
+from harness.sweep.backends import LocalBackend, RayBackend
+from harness.sweep.jobs import INTERMEDIATE, expand
+from harness.sweep.run import SWEEP_JSON, run_sweep
+from harness.sweep.study import Resources, load_study
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "paper-study.yaml"
+
+# a target whose training file is absent from every data folder: fails for a real reason
+BROKEN_TARGET = """\
+targets:
+  brokenx:
+    kind: pair_classification
+    labels: ["0", "1"]
+    languages: [en, de]
+    metric: accuracy
+    data:
+      train: {local: {format: pair_tsv, path: "brokenx/train-en.tsv"}}
+      dev: {local: {format: pair_tsv, path: "brokenx/dev-{lang}.tsv"}}
+      test: {local: {format: pair_tsv, path: "brokenx/test-{lang}.tsv"}}
+"""
+
+
+def write_study(folder: Path, **fields: Any) -> Path:
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(fields), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_study(tmp_path: Path, tiny_model: Path, xtreme_dir: Path, intermediate_dir: Path) -> Path:
+    """Baseline and CommonsenseQA x PAWS-X, Tatoeba and the broken target: one intermediate
+    job and six target jobs, each a few seconds on the tiny model."""
+    (tmp_path / "broken.yaml").write_text(BROKEN_TARGET, encoding="utf-8")
+    return write_study(
+        tmp_path, name="tiny", output="sweep", models=[str(tiny_model)], baseline=True,
+        intermediates=["commonsenseqa"], targets=["pawsx", "tatoeba", "brokenx"], seeds=[1],
+        registry=["broken.yaml"], retries=1,
+        settings={"data_dir": str(xtreme_dir), "intermediate_dir": str(intermediate_dir),
+                  "languages": "en,de", "epochs": 1, "batch_size": 8, "max_length": 32,
+                  "limit": 10, "train_limit": 16},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"colour": "red"}, "colour", "unknown field"),
+        ({"models": ["no-such-model"]}, "models[0]", "unknown model"),
+        ({"intermediates": ["mnli", "nope"]}, "intermediates[1]", "nope"),
+        ({"intermediates": ["mnli", ["mnli"]]}, "intermediates[1]", "the same tasks as mnli"),
+        ({"targets": ["xnli", "nope"]}, "targets", "nope"),
+        ({"seeds": [1, "two"]}, "seeds[1]", "expected int"),
+        ({"settings": {"lr": "fast"}}, "settings", "lr: 'fast' is not a valid float"),
+        ({"settings": {"epoch": 2}}, "settings", "unknown setting epoch"),
+        ({"settings": {"limit": 0}}, "settings", "--limit must be at least 1"),
+        ({"settings": {"data_dir": "missing"}}, "settings", "folder not found"),
+        ({"resources": {"gpus": -1}}, "resources.gpus", "expected a number >= 0"),
+        ({"retries": -1}, "retries", "expected an integer >= 0"),
+        ({"baseline": "yes"}, "baseline", "expected bool"),
+        ({"registry": ["missing.yaml"]}, "registry", "missing.yaml"),
+        ({"intermediates": [], "baseline": False}, "intermediates", "nothing to run"),
+    ],
+)
+def test_a_bad_field_is_named_with_its_file(
+    tmp_path: Path, change: dict[str, Any], field: str, message: str
+) -> None:
+    good = {"models": ["xlm-roberta-base"], "intermediates": ["mnli"], "targets": "xnli"}
+    path = write_study(tmp_path, **(good | change))
+    with pytest.raises(ConfigError) as caught:
+        load_study(path)
+    assert str(caught.value).startswith(f"{path}: {field}: "), str(caught.value)
+    assert message in str(caught.value)
+
+
+def test_expansion_gives_readable_ids_and_puts_training_first(tmp_path: Path) -> None:
+    path = write_study(
+        tmp_path, models=["xlm-roberta-base", "org/encoder"], baseline=True,
+        intermediates=["mnli", ["squad", "hellaswag"]], targets=["xnli", "tatoeba"], seeds=[1, 2],
+        output="out",
+    )  # fmt: skip
+    study = load_study(path)
+    jobs = expand(study)
+    # 2 models x 2 seeds x (3 configurations x 2 targets + 2 intermediate trainings)
+    assert len(jobs) == 2 * 2 * (3 * 2 + 2)
+    ids = [job.id for job in jobs]
+    assert "xlm-roberta-base/baseline/seed1/xnli" in ids
+    assert "org_encoder/squad+hellaswag/seed2/intermediate" in ids
+    target = jobs[ids.index("xlm-roberta-base/squad+hellaswag/seed2/tatoeba")]
+    assert target.depends_on == "xlm-roberta-base/squad+hellaswag/seed2/intermediate"
+    assert ids.index(target.depends_on) < ids.index(target.id)
+    assert target.checkpoint == tmp_path / "out" / target.depends_on
+    assert target.output == tmp_path / "out" / target.id
+    assert jobs[ids.index("xlm-roberta-base/baseline/seed2/xnli")].depends_on is None
+    training = jobs[ids.index(target.depends_on)]
+    assert training.kind == INTERMEDIATE and training.intermediates == ("squad", "hellaswag")
+
+
+def test_the_paper_study_validates(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HARNESS_DATA_DIR", "HARNESS_INTERMEDIATE_DIR", "HARNESS_REGISTRY"):
+        monkeypatch.delenv(var, raising=False)
+    study = load_study(EXAMPLE)
+    jobs = expand(study)
+    # one model, three seeds: ten intermediate configurations (the nine tasks and all nine
+    # at once), each trained once, and eleven (with the baseline) x nine XTREME targets
+    assert study.seeds == (1, 2, 3) and len(study.targets) == 9
+    assert study.intermediates[-1] == ("intermediate_all",)
+    assert sum(job.kind == INTERMEDIATE for job in jobs) == 3 * 10
+    assert len(jobs) == 3 * 10 + 3 * 11 * 9
+    result = CliRunner().invoke(main, ["sweep", str(EXAMPLE), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith(f"{len(jobs)} jobs, {len(jobs)} to run")
+
+
+def test_targets_of_a_failed_intermediate_training_do_not_run(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    path = write_study(
+        tmp_path, models=[str(tiny_model)], intermediates=["commonsenseqa"],
+        targets=["pawsx", "tatoeba"], retries=2,
+    )  # fmt: skip
+    summary = run_sweep(load_study(path), LocalBackend(), "local", broken_intermediate,
+                        log=lambda _: None)  # fmt: skip
+    jobs = {job["id"]: job for job in summary["jobs"]}
+    training = next(job for job in jobs.values() if job["kind"] == INTERMEDIATE)
+    assert training["status"] == "failed" and training["attempts"] == 3
+    assert "injected intermediate failure" in training["error"]
+    for job in jobs.values():
+        if job is not training:
+            assert job["status"] == "not_run" and training["id"] in job["error"], job
+
+
+def sweep_and_check(study_file: Path, backend: Any, name: str, tmp_path: Path,
+                    monkeypatch: pytest.MonkeyPatch) -> set[str]:  # fmt: skip
+    """Run the tiny sweep with a flaky job, check sweep.json and the run folders, then rerun
+    it through the command: finished jobs are skipped, the broken ones fail again."""
+    study = load_study(study_file)
+    jobs = expand(study)
+    flaky = next(j.id for j in jobs if j.intermediates and j.target == "pawsx")
+    monkeypatch.setenv(FLAKY_JOB, flaky)
+    monkeypatch.setenv(FLAKY_MARK, str(tmp_path / "flaky-attempted"))
+    lines: list[str] = []
+    summary = run_sweep(study, backend, name, flaky_run_job, log=lines.append)
+    assert summary == json.loads((study.output / SWEEP_JSON).read_text())
+    assert sum(job.kind != INTERMEDIATE for job in jobs) == 6
+    by_id = {job["id"]: job for job in summary["jobs"]}
+    assert by_id[flaky]["status"] == "finished" and by_id[flaky]["attempts"] == 2
+    broken = {job_id for job_id in by_id if job_id.endswith("/brokenx")}
+    for job_id, job in by_id.items():
+        if job_id in broken:
+            assert job["status"] == "failed" and job["attempts"] == 2, job
+            assert "brokenx/train-en.tsv" in job["error"]
+            assert any(job_id in line and "brokenx/train-en.tsv" in line for line in lines)
+        else:
+            assert job["status"] == "finished", job
+        assert job_id in Path(job["run_folder"], "log.txt").read_text()
+    for job_id in by_id.keys() - broken:
+        if by_id[job_id]["kind"] != INTERMEDIATE:
+            results = json.loads(Path(by_id[job_id]["run_folder"], "results.json").read_text())
+            target = job_id.rsplit("/", 1)[1]
+            assert not results["results"][target].get("partial")
+            assert (Path(by_id[job_id]["run_folder"]) / "predictions" / target).is_dir()
+    assert summary["counts"] == {"finished": 5, "failed": 2}
+
+    result = CliRunner().invoke(main, ["sweep", str(study_file)])
+    assert result.exit_code == 1, result.output
+    again = json.loads((study.output / SWEEP_JSON).read_text())
+    statuses = {job["id"]: job["status"] for job in again["jobs"]}
+    assert statuses == {job_id: "failed" if job_id in broken else "skipped" for job_id in by_id}
+    for job_id in broken:
+        assert job_id in result.output
+    assert "brokenx/train-en.tsv" in result.output.replace("\n", "")
+    return {job["run_folder"] for job in summary["jobs"]}
+
+
+def pids(folders: set[str]) -> set[int]:
+    """The processes the jobs ran in, from the first line of their logs."""
+    lines = [Path(folder, "log.txt").read_text().splitlines()[0] for folder in folders]
+    return {int(line.rsplit("(pid ", 1)[1].rstrip(")")) for line in lines}
+
+
+def test_local_sweep_retries_reports_and_resumes(
+    tiny_study: Path, tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = sweep_and_check(tiny_study, LocalBackend(), "local", tmp_path, monkeypatch)
+    assert pids(folders) == {os.getpid()}
+
+    # a configuration's seed folder reads as one run: report and compare take the sweep's runs
+    baseline, trained = (str(tmp_path / "sweep" / tiny_model.name / c / "seed1")
+                         for c in ("baseline", "commonsenseqa"))  # fmt: skip
+    report = CliRunner().invoke(main, ["report", "--format", "json", baseline, trained])
+    assert report.exit_code == 0, report.output
+    tasks = json.loads(report.output)["tasks"]
+    assert set(tasks) == {"pawsx", "tatoeba"}
+    assert set(tasks["pawsx"]) == {"baseline/seed1", "commonsenseqa/seed1"}
+    compare = CliRunner().invoke(
+        main, ["compare", "--format", "json", "--samples", "20", baseline, trained]
+    )
+    assert compare.exit_code == 0, compare.output
+    compared = json.loads(compare.output)["tasks"]
+    assert set(compared["pawsx"]["languages"]) == {"en", "de"}, compared["pawsx"]["refused"]
+    assert set(compared["tatoeba"]["languages"]) == {"de"}, compared["tatoeba"]["refused"]
+
+
+def test_ray_sweep_retries_reports_and_resumes(
+    tiny_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    # Ray's workers are new processes: they find this folder's modules through PYTHONPATH
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    )
+    backend = RayBackend(None, Resources(cpus=1))
+    folders = sweep_and_check(tiny_study, backend, "ray", tmp_path, monkeypatch)
+    assert os.getpid() not in pids(folders)  # Ray's workers ran them
