@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from bench.measure import Figure, spread
 from harness.sweep.backends import Backend, LocalBackend, RayBackend
 from harness.sweep.run import run_sweep
 from harness.sweep.study import StudySpec, load_study
@@ -49,14 +49,16 @@ def _seconds(study: StudySpec, backend: Backend, name: str, run: int) -> float:
     return seconds
 
 
-def _row(case: str, timed: list[float], local: list[float]) -> dict[str, Any]:
-    median, reference = statistics.median(timed), statistics.median(local)
-    return {"bench": "sweep", "case": case, "measure": "seconds", "value": median,
-            "min": min(timed), "max": max(timed), "reference": "local backend",
-            "reference_value": reference, "ratio": reference / median}  # fmt: skip
+def _row(case: str, timed: list[float], local: list[float]) -> Figure:
+    """Ray's seconds against the local backend's, repetition by repetition (ratio < 1:
+    Ray is slower)."""
+    ratios = [b / a for a, b in zip(timed, local, strict=True)]
+    return Figure(
+        "sweep", case, "seconds", spread(timed), "local backend", spread(local), spread(ratios)
+    )
 
 
-def measure(repeat: int = 3) -> list[dict[str, Any]]:
+def measure(repeat: int = 3) -> list[Figure]:
     import ray
 
     with tempfile.TemporaryDirectory() as folder:
@@ -87,7 +89,8 @@ def measure(repeat: int = 3) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    print(json.dumps(measure(int(sys.argv[1]) if len(sys.argv) > 1 else 3), indent=2))
+    figures = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    print(json.dumps([f.as_dict() for f in figures], indent=2))
 
 
 if __name__ == "__main__":

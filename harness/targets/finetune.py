@@ -152,10 +152,8 @@ class TrainedTarget:
             }
         )
         cached = cache.get(key)
-        # predictions are reused only for the very model that made them: a cached one
-        prediction_cache = ContentCache(
-            "predictions", cache_root() if o.cache and cached is not None else None
-        )
+        # keyed by the fine-tuned model's key: the predictions of the model that entry holds
+        prediction_cache = ContentCache("predictions", cache_root() if o.cache else None)
         if cached is not None:
             folder, outcome_dict = cached
             self.log(
