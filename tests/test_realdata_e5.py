@@ -46,6 +46,7 @@ def test_tatoeba_retrieval_with_e5_small(shared_data: Path, tmp_path: Path) -> N
         "prefix": "query: ",
         "max_length": 256,
         "batch_size": 64,
+        "precision": "no",
     }
     for lang in ("de", "fr", "es", "ru"):
         assert block["languages"][lang]["accuracy"] > 80.0, lang
