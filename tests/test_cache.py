@@ -43,10 +43,14 @@ def _forbid(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> None:
     monkeypatch.setattr(module, name, fail)
 
 
-def _tatoeba(model: Path, data: Path, out: Path, *extra: str) -> None:
-    code, output = run("eval", "--model", str(model), "--targets", "tatoeba", "--data-dir", str(data),
+def _eval(target: str, model: Path, data: Path, out: Path, *extra: str) -> None:
+    code, output = run("eval", "--model", str(model), "--targets", target, "--data-dir", str(data),
                        "--output", str(out), *extra)  # fmt: skip
     assert code == 0, output
+
+
+def _tatoeba(model: Path, data: Path, out: Path, *extra: str) -> None:
+    _eval("tatoeba", model, data, out, *extra)
 
 
 def test_embeddings_are_reused_until_an_input_changes(
@@ -80,10 +84,8 @@ def test_embeddings_are_reused_until_an_input_changes(
 
 
 def _pawsx(model: Path, data: Path, out: Path, *extra: str) -> None:
-    code, output = run("eval", "--model", str(model), "--targets", "pawsx", "--data-dir", str(data),
-                       "--eval-split", "dev", "--train-limit", "40", "--limit", "20", "--epochs", "1",
-                       "--batch-size", "8", "--output", str(out), *extra)  # fmt: skip
-    assert code == 0, output
+    _eval("pawsx", model, data, out, "--eval-split", "dev", "--train-limit", "40", "--limit", "20",
+          "--epochs", "1", "--batch-size", "8", *extra)  # fmt: skip
 
 
 def test_predictions_are_reused_only_for_the_same_model_and_data(

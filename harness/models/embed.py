@@ -105,11 +105,18 @@ class Embedder:
         self.settings = settings
         self.cache = cache
         self._encoder: tuple[Any, Any] | None = None
+        self._model_identity: dict[str, Any] | None = None
 
     def _loaded(self) -> tuple[Any, Any]:
         if self._encoder is None:
             self._encoder = (load_model(self.spec, "AutoModel"), load_tokenizer(self.spec))
         return self._encoder
+
+    def _identity(self) -> dict[str, Any]:
+        """The model's identity, read once (it stats the checkpoint's files)."""
+        if self._model_identity is None:
+            self._model_identity = model_identity(self.spec, model_location(self.spec))
+        return self._model_identity
 
     def embed_unique(self, sentences: Sequence[str]) -> tuple[np.ndarray, list[int]]:
         """The vectors of the distinct sentences and each input's row among them."""
@@ -119,7 +126,7 @@ class Embedder:
         digest = hashlib.sha256("\n".join(distinct).encode("utf-8")).hexdigest()
         key = self.cache.key(
             {
-                "model": model_identity(self.spec, model_location(self.spec)),
+                "model": self._identity(),
                 "settings": asdict(self.settings),
                 "sentences": [len(distinct), digest],
             }
