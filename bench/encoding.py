@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from bench.measure import SHARED_DATA, Figure, compare, seconds
+from harness.engine.batching import token_budget
 from harness.models.embed import EmbedSettings, embed_sentences, padded_batch
 
 FIXED_LENGTH = 512  # XTREME's max_seq_length for BUCC and Tatoeba
@@ -43,6 +44,18 @@ def matmul_peak(dtype: torch.dtype, sizes: tuple[int, ...] = (1024, 2048, 3072))
     return best
 
 
+def sustained_matmul(dtype: torch.dtype, n: int = 3072, products: int = 4) -> tuple[Any, float]:
+    """A run of square products (the machine's best-shaped matmul) and its FLOPs: timed
+    alternately with the encoder, it gives the roofline under the same machine state."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+
+    def products_run() -> None:
+        for _ in range(products):
+            torch.mm(a, b)
+
+    return products_run, 2.0 * n**3 * products
+
+
 def model_flops(config: Any, lengths: list[int]) -> float:
     """Forward FLOPs for sequences of these lengths: the dense layers' 2 x weights per
     token, plus attention's scores and weighted sum (4 x n^2 x hidden per layer)."""
@@ -61,7 +74,10 @@ def _padded_run(
 
 
 def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figure]:
-    settings = EmbedSettings(prefix="query: ", max_length=FIXED_LENGTH, batch_size=64)
+    budget = token_budget(0, next(model.parameters()).device)
+    settings = EmbedSettings(
+        prefix="query: ", max_length=FIXED_LENGTH, batch_size=64, max_tokens=budget
+    )
     sentences = tatoeba_sentences(count)
     ids = tokenizer([settings.prefix + s for s in sentences], truncation=True, max_length=512)[
         "input_ids"
@@ -70,19 +86,16 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
     tokens = sum(lengths)
     pad = tokenizer.pad_token_id
 
-    def ours(precision: str = "no") -> Any:
-        return lambda: embed_sentences(
-            model,
-            tokenizer,
-            sentences,
-            EmbedSettings(**(vars(settings) | {"precision": precision})),
-        )
+    def ours(**changes: Any) -> Any:
+        chosen = EmbedSettings(**(vars(settings) | changes))
+        return lambda: embed_sentences(model, tokenizer, sentences, chosen)
 
     # the fixed-padding reference is slow: a random sample of the same sentences
     sample = random.Random(1).sample(range(count), 128)
     sample_tokens = sum(lengths[i] for i in sample)
     in_order = [list(range(i, min(i + 64, count))) for i in range(0, count, 64)]
     fixed_order = [sample[i : i + 64] for i in range(0, len(sample), 64)]
+    threads = torch.get_num_threads()
 
     figures = [
         compare("encoding", "fp32 vs fixed padding to 512 (XTREME scripts)", ours(),
@@ -92,35 +105,34 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
         compare("encoding", "fp32 vs dynamic padding, unsorted", ours(),
                 lambda: _padded_run(model, ids, in_order, None, pad),
                 "unsorted dynamic padding", repeat, work=tokens, unit="real tokens/s"),
-        compare("encoding", "bf16 vs fp32 (ours both)", ours("bf16"), ours(), "fp32",
+        compare("encoding", f"fp32, batches of <= {budget} padded tokens vs 64 sentences",
+                ours(), ours(max_tokens=None), "length-sorted batches of 64 sentences",
                 repeat, work=tokens, unit="real tokens/s"),
+        compare("encoding", "bf16 vs fp32 (ours both)", ours(precision="bf16"), ours(), "fp32",
+                repeat, work=tokens, unit="real tokens/s"),
+        compare("encoding", f"fp32, {threads} threads vs 1 thread", ours(), _one_thread(ours()),
+                "1 thread", repeat, work=tokens, unit="real tokens/s"),
     ]  # fmt: skip
     figures[0].notes = {"reference_sample": len(sample), "reference_sample_tokens": sample_tokens}
-    threads = torch.get_num_threads()
-    figures.append(
-        compare("encoding", f"fp32, {threads} threads vs 1 thread", ours(), _one_thread(ours()),
-                "1 thread", repeat, work=tokens, unit="real tokens/s")
-    )  # fmt: skip
     flops_per_token = model_flops(model.config, lengths) / tokens
-    for figure, dtype, label in (
-        (figures[1], torch.float32, "fp32"),
-        (figures[2], torch.bfloat16, "bf16"),
+    for dtype, label, precision in (
+        (torch.float32, "fp32", "no"),
+        (torch.bfloat16, "bf16", "bf16"),
     ):
-        peak = matmul_peak(dtype)
-        roofline = peak / flops_per_token
-        achieved = figure.value["median"]
-        figures.append(
-            Figure(
-                "encoding",
-                f"{label} vs roofline",
-                "real tokens/s",
-                figure.value,
-                f"{label} matmul peak {peak / 1e9:.0f} GFLOP/s / {flops_per_token / 1e6:.1f} MFLOP per token",
-                {"median": roofline, "min": roofline, "max": roofline},
-                {k: v / roofline for k, v in figure.value.items()},
-                {"peak_flops": peak, "flops_per_token": flops_per_token, "achieved": achieved},
-            )
+        products, flops = sustained_matmul(dtype)
+        figure = compare(
+            "encoding", f"{label} vs roofline", ours(precision=precision), products,
+            f"{label} roofline: square matmul FLOP/s / {flops_per_token / 1e6:.1f} MFLOP per token",
+            repeat, work=tokens, unit="real tokens/s", reference_work=flops / flops_per_token,
         )  # fmt: skip
+        sustained = (figure.reference_value or {}).get("median", float("nan"))
+        figure.notes = {
+            "flops_per_token": flops_per_token,
+            "matmul_flops_sustained": sustained * flops_per_token,
+            # the best short burst, for comparison: higher than what the machine sustains
+            "matmul_flops_best_burst": matmul_peak(dtype),
+        }
+        figures.append(figure)
     for figure in figures:
         figure.notes |= {"sentences": count, "real_tokens": tokens, "threads": threads}
     return figures

@@ -290,6 +290,8 @@ class TaskSpec:
                 raise f.error(
                     f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}"
                 ) from None
+            if defaults[key] < 0:
+                raise f.error(f"defaults.{key}", f"must not be negative, got {value!r}")
         retrieval_raw = f.get("retrieval", dict, {})
         r = _Fields(retrieval_raw, source, f"{where}.retrieval", set(RETRIEVAL_FIELDS))
         retrieval = {
@@ -326,6 +328,7 @@ HYPERPARAMETERS: dict[str, type] = {
     "doc_stride": int,
     "max_answer_length": int,
     "eval_batch_size": int,
+    "eval_max_tokens": int,
 }
 
 

@@ -112,6 +112,11 @@ def test_environment_variable_adds_registry_files(
             "expected float",
         ),
         (
+            "targets:\n  xnli:\n    defaults: {eval_max_tokens: -512}\n",
+            "targets.xnli.defaults.eval_max_tokens",
+            "must not be negative",
+        ),
+        (
             "targets:\n  xnli:\n    defaults: {learning_rate: 1}\n",
             "targets.xnli.defaults.learning_rate",
             "unknown setting",

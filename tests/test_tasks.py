@@ -10,9 +10,15 @@ import pytest
 import torch
 
 from harness.data.examples import PairExample, TaggedSentence
-from harness.engine.batching import length_sorted_batches, training_batches
+from harness.engine.batching import (
+    CPU_TOKEN_BUDGET,
+    length_sorted_batches,
+    token_budget,
+    training_batches,
+)
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainSettings, train
+from harness.errors import ConfigError
 from harness.models.encoder import load_model, load_tokenizer
 from harness.registry import load_registry
 from harness.specs import ModelSpec
@@ -31,6 +37,29 @@ def test_length_sorted_batches_cover_everything_once() -> None:
     batches = length_sorted_batches(lengths, 3)
     assert sorted(i for b in batches for i in b) == list(range(7))
     assert [lengths[i] for i in batches[0]] == [9, 8, 7]
+
+
+def test_token_budget_caps_padded_tokens_per_batch() -> None:
+    lengths = [random.Random(i).randint(1, 60) for i in range(300)] + [250]
+    batches = length_sorted_batches(lengths, 64, max_tokens=200)
+    assert sorted(i for b in batches for i in b) == list(range(301))
+    assert batches[0] == [300]  # longer than the budget: alone, and first
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert lengths[batch[0]] == width
+        assert len(batch) <= 64
+        assert len(batch) == 1 or len(batch) * width <= 200
+        if batch is not batches[-1]:  # filled up to the budget or the batch size
+            assert len(batch) == 64 or (len(batch) + 1) * width > 200
+
+
+def test_token_budget_defaults_by_device_and_refuses_negative_values() -> None:
+    assert token_budget(0, "cpu") == CPU_TOKEN_BUDGET
+    assert token_budget(0, torch.device("cpu")) == CPU_TOKEN_BUDGET
+    assert token_budget(0, "cuda:0") is None  # the batch size alone bounds a GPU batch
+    assert token_budget(4096, "cpu") == 4096
+    with pytest.raises(ConfigError, match="eval_max_tokens"):
+        token_budget(-1, "cpu")
 
 
 def test_training_batches_are_a_shuffled_partition_grouped_by_length() -> None:
@@ -184,4 +213,6 @@ def test_prediction_is_independent_of_batching(spec: ModelSpec) -> None:
     features = kind.encode(_separable(20, 3), tokenizer, EncodeSettings(max_length=32))
     one = predict_outputs(model, kind, features, tokenizer.pad_token_id, 1)
     many = predict_outputs(model, kind, features, tokenizer.pad_token_id, 7)
+    budget = predict_outputs(model, kind, features, tokenizer.pad_token_id, 64, max_tokens=40)
     assert np.allclose(np.stack(one), np.stack(many), atol=1e-5)
+    assert np.allclose(np.stack(one), np.stack(budget), atol=1e-5)

@@ -40,6 +40,11 @@ def process_index() -> int:
     return _state().process_index
 
 
+def process_device() -> Any:
+    """This process's device: its GPU under a launcher, the only GPU, or the CPU."""
+    return _state().device
+
+
 def is_main() -> bool:
     """The one process that writes results, logs, caches and checkpoints."""
     return _state().is_main_process

@@ -155,6 +155,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
                 hp["eval_batch_size"],
                 device,
                 options.precision,
+                hp["eval_max_tokens"],
             )
             scores[t.spec.name] = t.kind.score(
                 t.kind.decode(outputs, t.dev_features, t.dev), t.dev, t.spec.train_language

@@ -18,7 +18,12 @@ import torch
 
 from harness.cache import ContentCache, model_identity
 from harness.engine.batching import length_sorted_batches
-from harness.engine.distributed import gather_lists, process_count, process_index
+from harness.engine.distributed import (
+    gather_lists,
+    process_count,
+    process_device,
+    process_index,
+)
 from harness.engine.precision import inference_precision
 from harness.errors import ConfigError
 from harness.models.encoder import load_model, load_tokenizer, model_location
@@ -32,6 +37,7 @@ class EmbedSettings:
     prefix: str = ""
     max_length: int = 256
     batch_size: int = 64
+    max_tokens: int | None = None  # padded tokens per batch (engine.batching.token_budget)
     precision: str = "no"  # no (float32), bf16 or fp16 (GPU): autocast while encoding
 
 
@@ -70,7 +76,8 @@ def embed_sentences(
     model.eval()
     with torch.inference_mode(), inference_precision(settings.precision, device):
         # with several processes each encodes every N-th batch; the rows are gathered
-        batches = length_sorted_batches([len(x) for x in ids], settings.batch_size)
+        lengths = [len(x) for x in ids]
+        batches = length_sorted_batches(lengths, settings.batch_size, settings.max_tokens)
         produced: list[tuple[list[int], np.ndarray]] = []
         for batch in batches[process_index() :: process_count()]:
             input_ids, mask = padded_batch(ids, batch, tokenizer.pad_token_id)
@@ -109,7 +116,8 @@ class Embedder:
 
     def _loaded(self) -> tuple[Any, Any]:
         if self._encoder is None:
-            self._encoder = (load_model(self.spec, "AutoModel"), load_tokenizer(self.spec))
+            model = load_model(self.spec, "AutoModel").to(process_device())
+            self._encoder = (model, load_tokenizer(self.spec))
         return self._encoder
 
     def _identity(self) -> dict[str, Any]:

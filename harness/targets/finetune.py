@@ -19,7 +19,8 @@ from harness.cache import ContentCache, cache_root, model_identity
 from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
-from harness.engine.distributed import is_main, wait
+from harness.engine.batching import token_budget
+from harness.engine.distributed import is_main, process_device, wait
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
@@ -121,6 +122,7 @@ class TrainedTarget:
                 hp["eval_batch_size"],
                 device,
                 o.precision,
+                hp["eval_max_tokens"],
             )
             return kind.decode(outputs, features, examples)
 
@@ -219,8 +221,12 @@ class TrainedTarget:
                 self.log(
                     f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
                 )
+            batching = {
+                "batch": hp["eval_batch_size"],
+                "max_tokens": token_budget(hp["eval_max_tokens"], process_device()),
+            }
             prediction_key = prediction_cache.key(
-                {"model": key, "precision": o.precision, "batch": hp["eval_batch_size"]} | info
+                {"model": key, "precision": o.precision} | batching | info
             )
             stored = prediction_cache.load_json(prediction_key)
             if stored is None:

@@ -21,6 +21,7 @@ FALLBACK = {
     "doc_stride": 128,
     "max_answer_length": 30,
     "eval_batch_size": 64,
+    "eval_max_tokens": 0,  # padded tokens per inference batch; 0: the device's default
 }
 
 

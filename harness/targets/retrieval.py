@@ -18,6 +18,8 @@ from typing import Any
 from harness.cache import ContentCache, cache_root
 from harness.data import SplitData, read_split
 from harness.data.selection import describe
+from harness.engine.batching import token_budget
+from harness.engine.distributed import process_device
 from harness.errors import DataError, HarnessError
 from harness.metrics.retrieval import (
     KnnSearch,
@@ -51,6 +53,7 @@ class RetrievalTarget:
             prefix=model.input_prefix,
             max_length=hp["max_length"],
             batch_size=hp["eval_batch_size"],
+            max_tokens=token_budget(hp["eval_max_tokens"], process_device()),
             precision=options.precision,
         )
         settings = dict(task.retrieval)
