@@ -9,6 +9,7 @@ from typing import Any
 
 from bench.measure import SHARED_DATA, Figure
 from harness.data import read_split
+from harness.engine.batching import token_budget
 from harness.metrics.retrieval import tatoeba_scores
 from harness.models.embed import EmbedSettings, embed_sentences
 from harness.registry import load_registry
@@ -18,11 +19,12 @@ def run(model: Any, tokenizer: Any, pairs: int | None = None) -> list[Figure]:
     task = load_registry().target("tatoeba")
     accuracy: dict[str, dict[str, float]] = {"no": {}, "bf16": {}}
     elapsed = dict.fromkeys(accuracy, 0.0)
+    budget = token_budget(0, next(model.parameters()).device)  # as harness eval batches
     for lang in task.languages:
         bitext = read_split(task, "test", lang, SHARED_DATA / "xtreme").examples
         source, target = list(bitext.source[:pairs]), list(bitext.target[:pairs])
         for precision in accuracy:
-            settings = EmbedSettings(prefix="query: ", precision=precision)
+            settings = EmbedSettings(prefix="query: ", precision=precision, max_tokens=budget)
             started = time.perf_counter()
             vectors = embed_sentences(model, tokenizer, source + target, settings)
             elapsed[precision] += time.perf_counter() - started

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.engine.batching import CPU_TOKEN_BUDGET
 
 pytestmark = pytest.mark.realdata
 
@@ -46,6 +47,7 @@ def test_tatoeba_retrieval_with_e5_small(shared_data: Path, tmp_path: Path) -> N
         "prefix": "query: ",
         "max_length": 256,
         "batch_size": 64,
+        "max_tokens": CPU_TOKEN_BUDGET,
         "precision": "no",
     }
     for lang in ("de", "fr", "es", "ru"):
