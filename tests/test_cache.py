@@ -13,6 +13,7 @@ import pytest
 import harness.models.embed as embed
 import harness.targets.finetune as finetune
 from harness.cache import ContentCache
+from harness.engine.batching import CPU_TOKEN_BUDGET
 from tests.test_cli import run
 
 
@@ -94,6 +95,9 @@ def test_predictions_are_reused_only_for_the_same_model_and_data(
     _pawsx(tiny_model, xtreme_dir, tmp_path / "first")
     second = _entries(cache, "predictions")
     assert len(second) == 2  # the fine-tuned (and cached) model's, one file per language
+    recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]["pawsx"]
+    assert recorded["settings"]["hyperparameters"]["eval_max_tokens"] == 0  # the device's cap
+    assert recorded["settings"]["eval_token_cap"] == CPU_TOKEN_BUDGET  # which is recorded
 
     with monkeypatch.context() as patched:
         _forbid(patched, finetune, "predict_outputs")

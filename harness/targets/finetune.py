@@ -56,6 +56,8 @@ class TrainedTarget:
         self.options = options
         self.log = log
         self.hp = options.hyperparameters(task)
+        # the padded-token cap of a prediction batch in force on this process's device
+        self.token_cap = token_budget(self.hp["eval_max_tokens"], process_device())
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}
         self.languages = target_languages(task, options)
 
@@ -68,6 +70,7 @@ class TrainedTarget:
             "model": o.model.name,
             "seed": o.seed,
             "hyperparameters": self.hp,
+            "eval_token_cap": self.token_cap,
             "splits": self.splits,
             "languages": self.languages,
             "limit": o.limit,
@@ -221,12 +224,9 @@ class TrainedTarget:
                 self.log(
                     f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
                 )
-            batching = {
-                "batch": hp["eval_batch_size"],
-                "max_tokens": token_budget(hp["eval_max_tokens"], process_device()),
-            }
             prediction_key = prediction_cache.key(
-                {"model": key, "precision": o.precision} | batching | info
+                {"model": key, "precision": o.precision, "batch": hp["eval_batch_size"]}
+                | {"max_tokens": self.token_cap, **info}
             )
             stored = prediction_cache.load_json(prediction_key)
             if stored is None:
