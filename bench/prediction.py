@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from bench.measure import SHARED_DATA, Figure, compare
 from harness.data import read_split
+from harness.engine.batching import token_budget
 from harness.engine.predict import predict_outputs
 from harness.models.encoder import load_model
 from harness.registry import load_registry
@@ -67,12 +68,15 @@ def prepared(
 def run(spec: Any, tokenizer: Any, repeat: int) -> list[Figure]:
     figures = []
     pad = tokenizer.pad_token_id
+    cap = token_budget(0, "cpu")  # what harness eval uses here
     for task_name, lang, split, width, count in CASES:
         model, kind, features = prepared(task_name, lang, split, width, count, spec, tokenizer)
         figure = compare(
             "prediction",
             f"{kind.__class__.__name__} ({task_name} {lang}) vs fixed padding to {width}",
-            lambda m=model, k=kind, f=features: predict_outputs(m, k, f, pad, BATCH),
+            lambda m=model, k=kind, f=features: predict_outputs(
+                m, k, f, pad, BATCH, max_tokens=cap
+            ),
             lambda m=model, k=kind, f=features, w=width: fixed_padding(m, k, f, pad, w),
             "fixed padding, input order",
             repeat,

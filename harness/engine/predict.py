@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from harness.engine.batching import length_sorted_batches, token_budget
+from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.precision import inference_precision
 from harness.tasks.base import Feature, TaskKind
@@ -26,14 +26,14 @@ def predict_outputs(
     batch_size: int,
     device: torch.device | str = "cpu",
     precision: str = "no",
-    max_tokens: int = 0,
+    max_tokens: int | None = None,
 ) -> list[Any]:
     """Per-feature model outputs (numpy), in the order of ``features``; a batch holds at
-    most ``batch_size`` inputs and ``max_tokens`` padded tokens (0: the device's default)."""
+    most ``batch_size`` inputs and ``max_tokens`` padded tokens (``batching.token_budget``)."""
     model.eval()
     device = torch.device(device)
     lengths = [kind.length(f) for f in features]
-    batches = length_sorted_batches(lengths, batch_size, token_budget(max_tokens, device))
+    batches = length_sorted_batches(lengths, batch_size, max_tokens)
     mine = batches[process_index() :: process_count()]
     produced: list[tuple[int, Any]] = []
     with torch.inference_mode(), inference_precision(precision, device):

@@ -19,6 +19,7 @@ import torch
 from transformers import set_seed
 
 from harness.data.selection import training_data
+from harness.engine.batching import token_budget
 from harness.engine.distributed import is_main, wait
 from harness.engine.predict import predict_outputs
 from harness.engine.train import Stream, TrainSettings, train_streams
@@ -155,7 +156,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
                 hp["eval_batch_size"],
                 device,
                 options.precision,
-                hp["eval_max_tokens"],
+                token_budget(hp["eval_max_tokens"], device),
             )
             scores[t.spec.name] = t.kind.score(
                 t.kind.decode(outputs, t.dev_features, t.dev), t.dev, t.spec.train_language

@@ -125,7 +125,7 @@ class TrainedTarget:
                 hp["eval_batch_size"],
                 device,
                 o.precision,
-                hp["eval_max_tokens"],
+                self.token_cap,
             )
             return kind.decode(outputs, features, examples)
 
@@ -225,8 +225,13 @@ class TrainedTarget:
                     f"{task.name}/{lang}: scored on the {len(examples)} examples held out of training"
                 )
             prediction_key = prediction_cache.key(
-                {"model": key, "precision": o.precision, "batch": hp["eval_batch_size"]}
-                | {"max_tokens": self.token_cap, **info}
+                {
+                    "model": key,
+                    "precision": o.precision,
+                    "batch": hp["eval_batch_size"],
+                    "max_tokens": self.token_cap,
+                }
+                | info
             )
             stored = prediction_cache.load_json(prediction_key)
             if stored is None:
