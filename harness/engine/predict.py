@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from harness.engine.attention import aligned_attention
 from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.precision import inference_precision
@@ -36,7 +37,11 @@ def predict_outputs(
     batches = length_sorted_batches(lengths, batch_size, max_tokens)
     mine = batches[process_index() :: process_count()]
     produced: list[tuple[int, Any]] = []
-    with torch.inference_mode(), inference_precision(precision, device):
+    with (
+        torch.inference_mode(),
+        inference_precision(precision, device),
+        aligned_attention(model, device),
+    ):
         for indices in mine:
             batch = kind.collate([features[i] for i in indices], pad_id)
             for key in kind.target_keys:

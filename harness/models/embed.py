@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from harness.cache import ContentCache, model_identity
+from harness.engine.attention import aligned_attention
 from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import (
     gather_lists,
@@ -74,7 +75,11 @@ def embed_sentences(
     device = next(model.parameters()).device
     want_all = settings.layer not in (-1, layers)
     model.eval()
-    with torch.inference_mode(), inference_precision(settings.precision, device):
+    with (
+        torch.inference_mode(),
+        inference_precision(settings.precision, device),
+        aligned_attention(model, device),
+    ):
         # with several processes each encodes every N-th batch; the rows are gathered
         lengths = [len(x) for x in ids]
         batches = length_sorted_batches(lengths, settings.batch_size, settings.max_tokens)
