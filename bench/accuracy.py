@@ -10,6 +10,7 @@ from typing import Any
 from bench.measure import SHARED_DATA, Figure
 from harness.data import read_split
 from harness.engine.batching import token_budget
+from harness.engine.streams import stream_count
 from harness.metrics.retrieval import tatoeba_scores
 from harness.models.embed import EmbedSettings, embed_sentences
 from harness.registry import load_registry
@@ -26,7 +27,9 @@ def run(model: Any, tokenizer: Any, pairs: int | None = None) -> list[Figure]:
         for precision in accuracy:
             settings = EmbedSettings(prefix="query: ", precision=precision, max_tokens=budget)
             started = time.perf_counter()
-            vectors = embed_sentences(model, tokenizer, source + target, settings)
+            vectors = embed_sentences(
+                model, tokenizer, source + target, settings, stream_count(0, "cpu")
+            )
             elapsed[precision] += time.perf_counter() - started
             result = tatoeba_scores(vectors[: len(source)], vectors[len(source) :])
             accuracy[precision][lang] = result.accuracy

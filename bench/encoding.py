@@ -16,6 +16,7 @@ import torch
 
 from bench.measure import SHARED_DATA, Figure, compare, seconds
 from harness.engine.batching import token_budget
+from harness.engine.streams import stream_count
 from harness.models.embed import EmbedSettings, embed_sentences, padded_batch
 
 FIXED_LENGTH = 512  # XTREME's max_seq_length for BUCC and Tatoeba
@@ -86,9 +87,13 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
     tokens = sum(lengths)
     pad = tokenizer.pad_token_id
 
-    def ours(**changes: Any) -> Any:
+    def ours(streams: int = 0, **changes: Any) -> Any:
+        """``embed_sentences`` as ``harness eval`` runs it: ``streams`` 0 is the default,
+        resolved when it runs (under the thread count in force then)."""
         chosen = EmbedSettings(**(vars(settings) | changes))
-        return lambda: embed_sentences(model, tokenizer, sentences, chosen)
+        return lambda: embed_sentences(
+            model, tokenizer, sentences, chosen, stream_count(streams, "cpu")
+        )
 
     # the fixed-padding reference is slow: a random sample of the same sentences
     sample = random.Random(1).sample(range(count), 128)
@@ -108,6 +113,9 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
         compare("encoding", f"fp32, batches of <= {budget} padded tokens vs 64 sentences",
                 ours(), ours(max_tokens=None), "length-sorted batches of 64 sentences",
                 repeat, work=tokens, unit="real tokens/s"),
+        compare("encoding", f"fp32, {stream_count(0, 'cpu')} streams vs 1 stream", ours(),
+                ours(streams=1), "1 stream on every thread", repeat, work=tokens,
+                unit="real tokens/s"),
         compare("encoding", "bf16 vs fp32 (ours both)", ours(precision="bf16"), ours(), "fp32",
                 repeat, work=tokens, unit="real tokens/s"),
         compare("encoding", f"fp32, {threads} threads vs 1 thread", ours(), _one_thread(ours()),

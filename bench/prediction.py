@@ -1,6 +1,7 @@
 """Prediction speed per trained-task kind against the XTREME scripts' fixed padding.
 
-Ours: ``predict_outputs`` (length-sorted batches, each padded to its own longest).
+Ours: ``predict_outputs`` as ``harness eval`` runs it (length-sorted batches, each
+padded to its own longest, under the token cap, on the default streams).
 Reference: batches in input order, every input padded to the task's fixed maximum
 length (128 for classification and tagging, 384 for QA, as the XTREME scripts do).
 The heads are freshly initialised: speed does not depend on what they learned.
@@ -18,6 +19,7 @@ from bench.measure import SHARED_DATA, Figure, compare
 from harness.data import read_split
 from harness.engine.batching import token_budget
 from harness.engine.predict import predict_outputs
+from harness.engine.streams import stream_count
 from harness.models.encoder import load_model
 from harness.registry import load_registry
 from harness.tasks import task_kind
@@ -68,14 +70,14 @@ def prepared(
 def run(spec: Any, tokenizer: Any, repeat: int) -> list[Figure]:
     figures = []
     pad = tokenizer.pad_token_id
-    cap = token_budget(0, "cpu")  # what harness eval uses here
+    cap, streams = token_budget(0, "cpu"), stream_count(0, "cpu")  # as harness eval runs here
     for task_name, lang, split, width, count in CASES:
         model, kind, features = prepared(task_name, lang, split, width, count, spec, tokenizer)
         figure = compare(
             "prediction",
             f"{kind.__class__.__name__} ({task_name} {lang}) vs fixed padding to {width}",
             lambda m=model, k=kind, f=features: predict_outputs(
-                m, k, f, pad, BATCH, max_tokens=cap
+                m, k, f, pad, BATCH, max_tokens=cap, streams=streams
             ),
             lambda m=model, k=kind, f=features, w=width: fixed_padding(m, k, f, pad, w),
             "fixed padding, input order",

@@ -329,6 +329,7 @@ HYPERPARAMETERS: dict[str, type] = {
     "max_answer_length": int,
     "eval_batch_size": int,
     "eval_max_tokens": int,
+    "eval_streams": int,
 }
 
 

@@ -214,5 +214,9 @@ def test_prediction_is_independent_of_batching(spec: ModelSpec) -> None:
     one = predict_outputs(model, kind, features, tokenizer.pad_token_id, 1)
     many = predict_outputs(model, kind, features, tokenizer.pad_token_id, 7)
     budget = predict_outputs(model, kind, features, tokenizer.pad_token_id, 64, max_tokens=40)
+    streams = predict_outputs(model, kind, features, tokenizer.pad_token_id, 3, streams=2)
     assert np.allclose(np.stack(one), np.stack(many), atol=1e-5)
     assert np.allclose(np.stack(one), np.stack(budget), atol=1e-5)
+    assert np.array_equal(np.stack(streams), np.stack(predict_outputs(
+        model, kind, features, tokenizer.pad_token_id, 3
+    )))  # fmt: skip

@@ -28,3 +28,11 @@ def inference_precision(precision: str, device: torch.device | str) -> Iterator[
         raise ConfigError("precision fp16 needs a GPU; on a CPU use bf16")
     with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
         yield
+
+
+@contextlib.contextmanager
+def inference(precision: str, device: torch.device | str) -> Iterator[None]:
+    """No autograd, and autocast for ``precision``: both hold for the calling thread
+    only, so every inference stream enters this itself."""
+    with torch.inference_mode(), inference_precision(precision, device):
+        yield

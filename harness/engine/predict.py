@@ -15,7 +15,8 @@ import torch
 from harness.engine.attention import aligned_attention
 from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
-from harness.engine.precision import inference_precision
+from harness.engine.precision import inference
+from harness.engine.streams import run_batches
 from harness.tasks.base import Feature, TaskKind
 
 
@@ -28,27 +29,27 @@ def predict_outputs(
     device: torch.device | str = "cpu",
     precision: str = "no",
     max_tokens: int | None = None,
+    streams: int = 1,
 ) -> list[Any]:
     """Per-feature model outputs (numpy), in the order of ``features``; a batch holds at
-    most ``batch_size`` inputs and ``max_tokens`` padded tokens (``batching.token_budget``)."""
+    most ``batch_size`` inputs and ``max_tokens`` padded tokens (``batching.token_budget``),
+    and ``streams`` batches run at once (``streams.stream_count``)."""
     model.eval()
     device = torch.device(device)
     lengths = [kind.length(f) for f in features]
     batches = length_sorted_batches(lengths, batch_size, max_tokens)
     mine = batches[process_index() :: process_count()]
-    produced: list[tuple[int, Any]] = []
-    with (
-        torch.inference_mode(),
-        inference_precision(precision, device),
-        aligned_attention(model, device),
-    ):
-        for indices in mine:
-            batch = kind.collate([features[i] for i in indices], pad_id)
-            for key in kind.target_keys:
-                batch.pop(key, None)
-            batch = {k: v.to(device) for k, v in batch.items()}
-            produced.extend(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
+
+    def predict(indices: list[int]) -> list[tuple[int, Any]]:
+        batch = kind.collate([features[i] for i in indices], pad_id)
+        for key in kind.target_keys:
+            batch.pop(key, None)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        return list(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
+
+    with aligned_attention(model, device):
+        produced = run_batches(predict, mine, streams, lambda: inference(precision, device))
     outputs: list[Any] = [None] * len(features)
-    for i, out in gather_lists(produced):
+    for i, out in gather_lists([pair for pairs in produced for pair in pairs]):
         outputs[i] = out
     return outputs

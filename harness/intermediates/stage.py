@@ -20,8 +20,9 @@ from transformers import set_seed
 
 from harness.data.selection import training_data
 from harness.engine.batching import token_budget
-from harness.engine.distributed import is_main, wait
+from harness.engine.distributed import is_main, process_count, wait
 from harness.engine.predict import predict_outputs
+from harness.engine.streams import stream_count
 from harness.engine.train import Stream, TrainSettings, train_streams
 from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
@@ -157,6 +158,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
                 device,
                 options.precision,
                 token_budget(hp["eval_max_tokens"], device),
+                stream_count(hp["eval_streams"], device, process_count()),
             )
             scores[t.spec.name] = t.kind.score(
                 t.kind.decode(outputs, t.dev_features, t.dev), t.dev, t.spec.train_language

@@ -25,7 +25,8 @@ from harness.engine.distributed import (
     process_device,
     process_index,
 )
-from harness.engine.precision import inference_precision
+from harness.engine.precision import inference
+from harness.engine.streams import run_batches
 from harness.errors import ConfigError
 from harness.models.encoder import load_model, load_tokenizer, model_location
 from harness.specs import ModelSpec
@@ -57,9 +58,16 @@ def padded_batch(
 
 
 def embed_sentences(
-    model: Any, tokenizer: Any, sentences: Sequence[str], settings: EmbedSettings
+    model: Any,
+    tokenizer: Any,
+    sentences: Sequence[str],
+    settings: EmbedSettings,
+    streams: int = 1,
 ) -> np.ndarray:
-    """float32 array (len(sentences), hidden), rows L2-normalised, in input order."""
+    """float32 array (len(sentences), hidden), rows L2-normalised, in input order.
+
+    ``streams`` batches are encoded at once (``engine.streams``); the vectors do not
+    depend on it, so it is no setting of theirs."""
     if not sentences:
         return np.zeros((0, model.config.hidden_size), dtype=np.float32)
     layers = model.config.num_hidden_layers
@@ -75,32 +83,33 @@ def embed_sentences(
     device = next(model.parameters()).device
     want_all = settings.layer not in (-1, layers)
     model.eval()
-    with (
-        torch.inference_mode(),
-        inference_precision(settings.precision, device),
-        aligned_attention(model, device),
-    ):
-        # with several processes each encodes every N-th batch; the rows are gathered
-        lengths = [len(x) for x in ids]
-        batches = length_sorted_batches(lengths, settings.batch_size, settings.max_tokens)
-        produced: list[tuple[list[int], np.ndarray]] = []
-        for batch in batches[process_index() :: process_count()]:
-            input_ids, mask = padded_batch(ids, batch, tokenizer.pad_token_id)
-            result = model(
-                input_ids=input_ids.to(device),
-                attention_mask=mask.to(device),
-                output_hidden_states=want_all,
-            )
-            hidden = (
-                result.hidden_states[settings.layer] if want_all else result.last_hidden_state
-            ).float()
-            if settings.pooling == "first":
-                pooled = hidden[:, 0]
-            else:
-                weights = mask.to(device).unsqueeze(-1).to(hidden.dtype)
-                pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
-            produced.append((batch, pooled.cpu().numpy()))
+
+    def encode(batch: list[int]) -> tuple[list[int], np.ndarray]:
+        input_ids, mask = padded_batch(ids, batch, tokenizer.pad_token_id)
+        result = model(
+            input_ids=input_ids.to(device),
+            attention_mask=mask.to(device),
+            output_hidden_states=want_all,
+        )
+        hidden = (
+            result.hidden_states[settings.layer] if want_all else result.last_hidden_state
+        ).float()
+        if settings.pooling == "first":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.to(device).unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
+        return batch, torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
+
+    # with several processes each encodes every N-th batch; the rows are gathered
+    batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
+    with aligned_attention(model, device):
+        produced = run_batches(
+            encode,
+            batches[process_index() :: process_count()],
+            streams,
+            lambda: inference(settings.precision, device),
+        )
     for batch, vectors in gather_lists(produced):
         out[batch] = vectors
     return out
@@ -112,9 +121,12 @@ class Embedder:
     reads them back without loading the model. The key covers the model's identity,
     every setting and the sentences themselves, so nothing stale is ever served."""
 
-    def __init__(self, spec: ModelSpec, settings: EmbedSettings, cache: ContentCache):
+    def __init__(
+        self, spec: ModelSpec, settings: EmbedSettings, cache: ContentCache, streams: int = 1
+    ):
         self.spec = spec
         self.settings = settings
+        self.streams = streams
         self.cache = cache
         self._encoder: tuple[Any, Any] | None = None
         self._model_identity: dict[str, Any] | None = None
@@ -146,6 +158,6 @@ class Embedder:
         )
         vectors = self.cache.load_array(key)
         if vectors is None:
-            vectors = embed_sentences(*self._loaded(), distinct, self.settings)
+            vectors = embed_sentences(*self._loaded(), distinct, self.settings, self.streams)
             self.cache.save_array(key, vectors)
         return vectors, index

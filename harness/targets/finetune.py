@@ -20,8 +20,9 @@ from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
 from harness.engine.batching import token_budget
-from harness.engine.distributed import is_main, process_device, wait
+from harness.engine.distributed import is_main, process_count, process_device, wait
 from harness.engine.predict import predict_outputs
+from harness.engine.streams import stream_count
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
@@ -58,6 +59,8 @@ class TrainedTarget:
         self.hp = options.hyperparameters(task)
         # the padded-token cap of a prediction batch in force on this process's device
         self.token_cap = token_budget(self.hp["eval_max_tokens"], process_device())
+        # how many prediction batches run at once: no setting of the result (tested)
+        self.streams = stream_count(self.hp["eval_streams"], process_device(), process_count())
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}
         self.languages = target_languages(task, options)
 
@@ -126,6 +129,7 @@ class TrainedTarget:
                 device,
                 o.precision,
                 self.token_cap,
+                self.streams,
             )
             return kind.decode(outputs, features, examples)
 

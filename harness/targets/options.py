@@ -22,6 +22,7 @@ FALLBACK = {
     "max_answer_length": 30,
     "eval_batch_size": 64,
     "eval_max_tokens": 0,  # padded tokens per inference batch; 0: the device's default
+    "eval_streams": 0,  # inference batches run at once; 0: the device's default
 }
 
 

@@ -19,7 +19,8 @@ from harness.cache import ContentCache, cache_root
 from harness.data import SplitData, read_split
 from harness.data.selection import describe
 from harness.engine.batching import token_budget
-from harness.engine.distributed import process_device
+from harness.engine.distributed import process_count, process_device
+from harness.engine.streams import stream_count
 from harness.errors import DataError, HarnessError
 from harness.metrics.retrieval import (
     KnnSearch,
@@ -56,6 +57,7 @@ class RetrievalTarget:
             max_tokens=token_budget(hp["eval_max_tokens"], process_device()),
             precision=options.precision,
         )
+        self.streams = stream_count(hp["eval_streams"], process_device(), process_count())
         settings = dict(task.retrieval)
         self.k = settings.pop("k", 4)
         try:
@@ -84,6 +86,7 @@ class RetrievalTarget:
             self.options.model,
             self.embed,
             ContentCache("embeddings", cache_root() if self.options.cache else None),
+            self.streams,
         )
         evaluate = self._bucc if self.task.metric == "bucc_f1" else self._tatoeba
         for lang in self.languages:
