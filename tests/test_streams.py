@@ -79,3 +79,21 @@ def test_vectors_are_identical_on_one_stream_or_several(tiny_model: Path) -> Non
     assert not torch.is_inference_mode_enabled()
     for other in vectors[1:]:
         assert np.array_equal(other, vectors[0])
+
+
+def test_the_threads_are_shared_out_among_the_streams() -> None:
+    threads = torch.get_num_threads()
+    seen: dict[str, int] = {}
+    barrier = threading.Barrier(2)
+
+    def step(batch: list[int]) -> None:
+        seen[threading.current_thread().name] = torch.get_num_threads()
+        barrier.wait(timeout=10)  # each stream runs one batch, both at once
+
+    torch.set_num_threads(5)
+    try:
+        run_batches(step, [[0], [1]], 2, torch.inference_mode)
+        assert sorted(seen.values()) == [2, 3]
+        assert torch.get_num_threads() == 5
+    finally:
+        torch.set_num_threads(threads)

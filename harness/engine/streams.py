@@ -65,8 +65,9 @@ def run_batches(
                 return
             yield item
 
-    def work() -> None:
-        torch.set_num_threads(max(1, threads // streams))
+    def work(stream: int) -> None:
+        # the threads shared out among the streams, the first ones taking any remainder
+        torch.set_num_threads(max(1, threads // streams + (stream < threads % streams)))
         try:
             with context():
                 for index, batch in next_batch():
@@ -75,10 +76,14 @@ def run_batches(
             failed.set()  # the other streams stop at their next batch
             raise
 
+    pool = ThreadPoolExecutor(streams, thread_name_prefix="harness-stream")
     try:
-        with ThreadPoolExecutor(streams, thread_name_prefix="harness-stream") as pool:
-            for future in [pool.submit(work) for _ in range(streams)]:
-                future.result()
+        for future in [pool.submit(work, stream) for stream in range(streams)]:
+            future.result()
+    except BaseException:
+        failed.set()  # e.g. an interrupt while waiting: no stream starts another batch
+        raise
     finally:
+        pool.shutdown(wait=True)
         torch.set_num_threads(threads)  # the math library's thread count is process-wide
     return results
