@@ -13,7 +13,8 @@ import pytest
 import harness.models.embed as embed
 import harness.targets.finetune as finetune
 from harness.cache import ContentCache
-from harness.engine.batching import CPU_TOKEN_BUDGET
+from harness.engine.batching import token_budget
+from harness.engine.distributed import process_device
 from tests.test_cli import run
 
 
@@ -97,7 +98,7 @@ def test_predictions_are_reused_only_for_the_same_model_and_data(
     assert len(second) == 2  # the fine-tuned (and cached) model's, one file per language
     recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]["pawsx"]
     assert recorded["settings"]["hyperparameters"]["eval_max_tokens"] == 0  # the device's cap
-    assert recorded["settings"]["eval_token_cap"] == CPU_TOKEN_BUDGET  # which is recorded
+    assert recorded["settings"]["eval_token_cap"] == token_budget(0, process_device())  # recorded
 
     with monkeypatch.context() as patched:
         _forbid(patched, finetune, "predict_outputs")

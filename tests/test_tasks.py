@@ -202,7 +202,7 @@ def test_frozen_embeddings_do_not_change(spec: ModelSpec) -> None:
         TrainSettings(lr=1e-2, epochs=1, batch_size=8, freeze_embeddings=True),
         log=lambda _: None,
     )
-    assert torch.equal(model.get_input_embeddings().weight, embeddings)
+    assert torch.equal(model.get_input_embeddings().weight.cpu(), embeddings)  # wherever it trained
 
 
 def test_prediction_is_independent_of_batching(spec: ModelSpec) -> None:

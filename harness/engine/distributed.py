@@ -51,8 +51,17 @@ def is_main() -> bool:
 
 
 def wait() -> None:
-    """Every process waits here for the others (e.g. for a file the main process writes)."""
-    _state().wait_for_everyone()
+    """Every process waits here for the others (e.g. for a file the main process writes).
+
+    CPU processes wait in a plain barrier: Accelerate's names a GPU per process (its
+    local index), which fails on a machine with fewer GPUs than CPU processes."""
+    state = _state()
+    if state.num_processes > 1 and state.device.type == "cpu":
+        import torch
+
+        torch.distributed.barrier()
+    else:
+        state.wait_for_everyone()
 
 
 def gather_lists(items: list[Any]) -> list[Any]:

@@ -26,16 +26,17 @@ def predict_outputs(
     features: Sequence[Feature],
     pad_id: int,
     batch_size: int,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     precision: str = "no",
     max_tokens: int | None = None,
     streams: int = 1,
 ) -> list[Any]:
     """Per-feature model outputs (numpy), in the order of ``features``; a batch holds at
     most ``batch_size`` inputs and ``max_tokens`` padded tokens (``batching.token_budget``),
-    and ``streams`` batches run at once (``streams.stream_count``)."""
+    and ``streams`` batches run at once (``streams.stream_count``). ``device`` defaults to
+    the model's own."""
     model.eval()
-    device = torch.device(device)
+    device = torch.device(device) if device else next(model.parameters()).device
     lengths = [kind.length(f) for f in features]
     batches = length_sorted_batches(lengths, batch_size, max_tokens)
     mine = batches[process_index() :: process_count()]
