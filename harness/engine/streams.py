@@ -4,9 +4,10 @@ One forward pass of a small encoder over one batch is many short operations; spr
 over all cores, each of them pays for synchronising the cores, and the vector units
 wait while the elementwise ones and the attention run. Several streams (threads, each
 running whole batches with a share of the cores) keep every core in its matrix
-products instead: on 2 cores, two single-threaded streams encode 3-5% faster than one
-stream on both (bench/). Python's lock is held only between operations, so streams stay
-few (``MAX_STREAMS``) however many cores there are.
+products instead. Encoding with e5-small's shapes, two single-threaded streams on 2
+cores were 3% faster than one stream in float32 and 16% in bfloat16; on 16 cores, 4
+streams of 4 threads were 1.35x one stream of 16, and 8 streams 1.39x. Python's lock is
+held between operations, so streams stay few (``MAX_STREAMS``) however many cores.
 
 The batches and their contents are the same either way; only who runs which changes.
 """
