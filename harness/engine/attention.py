@@ -7,7 +7,8 @@ AVX-512 vector of float32: on one core, 15 keys cost 3.1 us per token and layer 
 layers' attention. Keys and values padded with masked positions give the same result
 (a masked key gets no weight), so where a batch is 8 or more keys short of the next
 multiple of 16, attention runs on padded keys; the copy costs less than it saves
-(bench/, measured per length from 4 to 120).
+(measured per key length from 4 to 120, one core; with it, fp32 encoding in
+``python -m bench`` went from 0.71 to 0.73 of the roofline).
 
 This works through transformers' attention interface: a model that implements it
 (BERT, XLM-R, ...) runs with ``sdpa`` as before, but its keys aligned; any other model
