@@ -49,12 +49,13 @@ def padded_batch(
     """Input ids and attention mask of ``rows``, padded to ``width`` (default: the
     longest of them)."""
     width = width or max(len(ids[i]) for i in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    # filled in numpy: a torch call per row cost 10x more, a visible share on a GPU
+    input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
     for row, i in enumerate(rows):
-        input_ids[row, : len(ids[i])] = torch.tensor(ids[i])
+        input_ids[row, : len(ids[i])] = ids[i]
         mask[row, : len(ids[i])] = 1
-    return input_ids, mask
+    return torch.from_numpy(input_ids), torch.from_numpy(mask)
 
 
 def embed_sentences(
