@@ -20,16 +20,15 @@ def run(model: Any, tokenizer: Any, pairs: int | None = None) -> list[Figure]:
     task = load_registry().target("tatoeba")
     accuracy: dict[str, dict[str, float]] = {"no": {}, "bf16": {}}
     elapsed = dict.fromkeys(accuracy, 0.0)
-    budget = token_budget(0, next(model.parameters()).device)  # as harness eval batches
+    device = next(model.parameters()).device
+    budget, streams = token_budget(0, device), stream_count(0, device)  # as harness eval runs
     for lang in task.languages:
         bitext = read_split(task, "test", lang, SHARED_DATA / "xtreme").examples
         source, target = list(bitext.source[:pairs]), list(bitext.target[:pairs])
         for precision in accuracy:
             settings = EmbedSettings(prefix="query: ", precision=precision, max_tokens=budget)
             started = time.perf_counter()
-            vectors = embed_sentences(
-                model, tokenizer, source + target, settings, stream_count(0, "cpu")
-            )
+            vectors = embed_sentences(model, tokenizer, source + target, settings, streams)
             elapsed[precision] += time.perf_counter() - started
             result = tatoeba_scores(vectors[: len(source)], vectors[len(source) :])
             accuracy[precision][lang] = result.accuracy

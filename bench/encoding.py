@@ -75,7 +75,8 @@ def _padded_run(
 
 
 def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figure]:
-    budget = token_budget(0, next(model.parameters()).device)
+    device = next(model.parameters()).device
+    budget = token_budget(0, device)
     settings = EmbedSettings(
         prefix="query: ", max_length=FIXED_LENGTH, batch_size=64, max_tokens=budget
     )
@@ -92,7 +93,7 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
         resolved when it runs (under the thread count in force then)."""
         chosen = EmbedSettings(**(vars(settings) | changes))
         return lambda: embed_sentences(
-            model, tokenizer, sentences, chosen, stream_count(streams, "cpu")
+            model, tokenizer, sentences, chosen, stream_count(streams, device)
         )
 
     # the fixed-padding reference is slow: a random sample of the same sentences
@@ -113,7 +114,7 @@ def run(model: Any, tokenizer: Any, repeat: int, count: int = 2000) -> list[Figu
         compare("encoding", f"fp32, batches of <= {budget} padded tokens vs 64 sentences",
                 ours(), ours(max_tokens=None), "length-sorted batches of 64 sentences",
                 repeat, work=tokens, unit="real tokens/s"),
-        compare("encoding", f"fp32, {stream_count(0, 'cpu')} streams vs 1 stream", ours(),
+        compare("encoding", f"fp32, {stream_count(0, device)} streams vs 1 stream", ours(),
                 ours(streams=1), "1 stream on every thread", repeat, work=tokens,
                 unit="real tokens/s"),
         compare("encoding", "bf16 vs fp32 (ours both)", ours(precision="bf16"), ours(), "fp32",

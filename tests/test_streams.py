@@ -37,10 +37,7 @@ def test_results_come_back_in_batch_order_each_stream_in_its_context() -> None:
         def __exit__(self, *exc: object) -> None:
             return None
 
-    seen_grad: list[bool] = []
-
     def step(batch: list[int]) -> list[int]:
-        seen_grad.append(torch.is_grad_enabled())
         return [i * 10 for i in batch]
 
     batches = [[i, i + 1] for i in range(0, 40, 2)]

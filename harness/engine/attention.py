@@ -18,6 +18,7 @@ is left as it is.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +27,6 @@ import torch.nn.functional as F
 
 ALIGNED_SDPA = "harness_aligned_sdpa"
 KEY_MULTIPLE = 16
-_registered: list[bool] = []
 
 
 def aligned_key_length(length: int) -> int:
@@ -67,14 +67,13 @@ def _aligned_sdpa(
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
+@functools.cache
 def _register() -> None:
-    if not _registered:
-        from transformers import AttentionInterface
-        from transformers.masking_utils import AttentionMaskInterface
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface
 
-        AttentionInterface.register(ALIGNED_SDPA, _aligned_sdpa)
-        AttentionMaskInterface.register(ALIGNED_SDPA, _aligned_mask)
-        _registered.append(True)
+    AttentionInterface.register(ALIGNED_SDPA, _aligned_sdpa)
+    AttentionMaskInterface.register(ALIGNED_SDPA, _aligned_mask)
 
 
 @contextlib.contextmanager
