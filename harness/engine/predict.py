@@ -15,6 +15,7 @@ import torch
 from harness.engine.attention import aligned_attention
 from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
+from harness.engine.linear import packed_linears
 from harness.engine.precision import inference
 from harness.engine.streams import run_batches
 from harness.tasks.base import Feature, TaskKind
@@ -48,7 +49,7 @@ def predict_outputs(
         batch = {k: v.to(device) for k, v in batch.items()}
         return list(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
 
-    with aligned_attention(model, device):
+    with aligned_attention(model, device), packed_linears(model, device):
         produced = run_batches(predict, mine, streams, lambda: inference(precision, device))
     outputs: list[Any] = [None] * len(features)
     for i, out in gather_lists([pair for pairs in produced for pair in pairs]):

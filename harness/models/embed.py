@@ -25,6 +25,7 @@ from harness.engine.distributed import (
     process_device,
     process_index,
 )
+from harness.engine.linear import packed_linears
 from harness.engine.precision import inference
 from harness.engine.streams import run_batches
 from harness.errors import ConfigError
@@ -104,7 +105,7 @@ def embed_sentences(
 
     # with several processes each encodes every N-th batch; the rows are gathered
     batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
-    with aligned_attention(model, device):
+    with aligned_attention(model, device), packed_linears(model, device):
         produced = run_batches(
             encode,
             batches[process_index() :: process_count()],
