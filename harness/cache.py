@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from harness.engine.distributed import is_main
-from harness.results import config_hash, write_atomic
+from harness.models.encoder import model_location
+from harness.results import LOG_FILE, config_hash, write_atomic
 from harness.specs import ModelSpec
 
 
@@ -27,7 +28,8 @@ def cache_root() -> Path:
 
 def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
     """What names the starting weights: the hub id and the revision it resolves to, or
-    the local files' state."""
+    the local files' state (all but the log a sweep appends to on every visit, so that
+    a visit is no change)."""
     identity: dict[str, Any] = {
         "source": spec.source,
         "location": location,
@@ -38,11 +40,18 @@ def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
         identity["files"] = sorted(
             (p.name, p.stat().st_size, p.stat().st_mtime_ns)
             for p in folder.iterdir()
-            if p.is_file()
+            if p.is_file() and p.name != LOG_FILE
         )
     elif spec.source == "hub":
         identity["snapshot"] = _hub_snapshot(location, spec.revision)
     return identity
+
+
+def model_state(spec: ModelSpec) -> dict[str, Any]:
+    """``model_identity`` wherever ``spec`` points; a local checkpoint still to be
+    trained (a sweep deciding what is done) has no files yet, which is no error."""
+    location = spec.path if spec.source == "local" else model_location(spec)
+    return model_identity(spec, location)
 
 
 def _hub_snapshot(repo: str, revision: str | None) -> str | None:

@@ -56,10 +56,13 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
     write_atomic(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
 
 
+LOG_FILE = "log.txt"
+
+
 def append_log(folder: Path, line: str) -> None:
-    """A folder's ``log.txt``, time-stamped (append-only, so no temp file is needed)."""
+    """A folder's LOG_FILE, time-stamped (append-only, so no temp file is needed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "log.txt").open("a", encoding="utf-8") as handle:
+    with (folder / LOG_FILE).open("a", encoding="utf-8") as handle:
         handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 

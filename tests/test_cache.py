@@ -12,9 +12,11 @@ import pytest
 
 import harness.models.embed as embed
 import harness.targets.finetune as finetune
-from harness.cache import ContentCache
+from harness.cache import ContentCache, model_identity
 from harness.engine.batching import token_budget
 from harness.engine.distributed import process_device
+from harness.results import append_log
+from harness.specs import ModelSpec
 from tests.test_cli import run
 
 
@@ -138,3 +140,17 @@ def test_content_cache_writes_whole_entries(tmp_path: Path) -> None:
     off = ContentCache("vectors", None)
     off.save_json(key, [1])
     assert off.load_json(key) is None
+
+
+def test_a_model_s_identity_follows_its_files_but_not_its_log(tmp_path: Path) -> None:
+    """A sweep appends to a checkpoint folder's log on every visit: that is no new model."""
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    spec = ModelSpec(name="ckpt", source="local", path=str(folder))
+    first = model_identity(spec, str(folder))
+    append_log(folder, "sweep job visited")
+    assert model_identity(spec, str(folder)) == first
+    (folder / "model.safetensors").write_bytes(b"other weights")
+    assert model_identity(spec, str(folder)) != first

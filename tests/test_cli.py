@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from harness.cli import main
@@ -255,6 +257,34 @@ def test_a_finished_result_is_never_silently_overwritten(
     assert code == 0 and "replacing the result" in output
     block = json.loads((tmp_path / "run" / "results.json").read_text())["results"]["tatoeba"]
     assert block["embedding"]["layer"] == 1
+
+
+@pytest.mark.parametrize("target", ["tatoeba", "pawsx"])
+def test_a_checkpoint_changed_in_place_is_not_taken_for_the_old_one(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, target: str
+) -> None:
+    """Same folder, new weights (an intermediate step trained again under other
+    settings): the finished result is not reused as if nothing had changed."""
+    from transformers import AutoModel
+
+    checkpoint = tmp_path / "checkpoint"
+    shutil.copytree(tiny_model, checkpoint)
+    args = ["eval", "--model", str(checkpoint), "--targets", target, "--languages", "de",
+            "--data-dir", str(xtreme_dir), "--epochs", "1", "--output", str(tmp_path / "run")]  # fmt: skip
+    assert run(*args)[0] == 0
+    assert "already finished" in run(*args)[1]
+    model = AutoModel.from_pretrained(checkpoint)
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.add_(torch.randn_like(weight) * 0.5)
+    model.save_pretrained(checkpoint)
+    code, output = run(*args)
+    assert (
+        code == 2
+        and f"already holds {target} computed with other settings (changed: model)" in output
+    )
+    code, output = run(*args, "--overwrite")
+    assert code == 0 and "replacing the result" in output
 
 
 def test_the_same_seed_gives_the_same_fine_tuning(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,27 @@ def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_d
     with pytest.raises(Exception, match="no head for task 'qqp'"):
         load_task_model(checkpoint, "qqp")
     assert kind.labels == ("0", "1", "2", "3", "4")
+
+
+def test_a_base_model_changed_in_place_is_trained_from_again(
+    tiny_model: Path, intermediate_dir: Path, tmp_path: Path
+) -> None:
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    options = IntermediateOptions(
+        model=ModelSpec(name="base", source="local", path=str(base)),
+        tasks=[load_registry().intermediates["commonsenseqa"]], output=tmp_path / "ckpt",
+        data_dir=intermediate_dir, train_limit=16, limit=8, overrides={"epochs": 1, "batch_size": 8},
+    )  # fmt: skip
+    train_intermediate(options, log=lambda _: None)
+    logs: list[str] = []
+    train_intermediate(options, log=logs.append)
+    assert any("reused" in line for line in logs)
+    config = base / "config.json"
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    logs.clear()
+    train_intermediate(options, log=logs.append)
+    assert not any("reused" in line for line in logs)
 
 
 def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from transformers import set_seed
 
+from harness.cache import model_state
 from harness.data.selection import training_data
 from harness.engine.batching import token_budget
 from harness.engine.distributed import is_main, process_count, wait
@@ -67,6 +68,8 @@ class IntermediateOptions:
     def settings(self) -> dict[str, Any]:
         return {
             "model": asdict(self.model),
+            # the starting weights' state: a base checkpoint changed in place is retrained from
+            "model_identity": model_state(self.model),
             "tasks": [t.name for t in self.tasks],
             "seed": self.seed,
             "hyperparameters": self.hyperparameters(),

@@ -70,7 +70,7 @@ class TrainedTarget:
         return {
             "task": self.task.name,
             "kind": self.task.kind,
-            "model": o.model.name,
+            "model": o.model_record(),
             "seed": o.seed,
             "hyperparameters": self.hp,
             "eval_token_cap": self.token_cap,

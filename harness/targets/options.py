@@ -61,6 +61,19 @@ class EvalOptions:
         chosen = {"train": self.train_split, "dev": self.dev_split, "eval": self.eval_split}[role]
         return chosen or task.splits[role]
 
+    def model_record(self) -> dict[str, Any]:
+        """The model as a result depends on it: its name, input prefix and the state of
+        its weights (``cache.model_identity``), so that a checkpoint trained again in
+        place (a study's intermediate step under other settings, say) is never taken for
+        the one a finished result came from."""
+        from harness.cache import model_state
+
+        return {
+            "name": self.model.name,
+            "input_prefix": self.model.input_prefix,
+            "identity": model_state(self.model),
+        }
+
     def describe(self) -> dict[str, Any]:
         described = asdict(self)
         described["model"] = asdict(self.model)

@@ -69,7 +69,7 @@ class RetrievalTarget:
         return {
             "task": self.task.name,
             "kind": self.task.kind,
-            "model": self.options.model.name,
+            "model": self.options.model_record(),
             "embedding": asdict(self.embed),
             "k": self.k,
             "search": asdict(self.search),

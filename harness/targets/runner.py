@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -97,10 +98,9 @@ def _guard_finished(
     block = store.data.get("results", {}).get(task)
     if not block or block.get("partial"):
         return
+    ours = json.loads(json.dumps(settings))  # as stored: tuples read back as lists
     changed = sorted(
-        k
-        for k in settings.keys() | block["settings"].keys()
-        if settings.get(k) != block["settings"].get(k)
+        k for k in ours.keys() | block["settings"].keys() if ours.get(k) != block["settings"].get(k)
     )
     if not overwrite:
         raise ConfigError(
