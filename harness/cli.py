@@ -212,7 +212,7 @@ TARGET_OPTIONS = _options(
     click.option(
         "--overwrite",
         is_flag=True,
-        help="Replace finished results in --output computed with other settings.",
+        help="Replace finished results in --output computed with other settings (with `run`, its intermediate checkpoints too).",
     ),
     click.option(
         "--save-model",
@@ -330,6 +330,7 @@ def intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: lis
         precision=o["precision"],
         freeze_embeddings=o["freeze_embeddings"],
         eval_every=o["eval_every"],
+        overwrite=o.get("overwrite", False),
     )
 
 
@@ -381,6 +382,11 @@ def eval_command(
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="Checkpoint folder to write.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a finished checkpoint in --output trained with other settings.",
 )
 @INTERMEDIATE_OPTIONS
 @TRAINING_OPTIONS

@@ -104,6 +104,12 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def changed_settings(settings: dict[str, Any], stored: dict[str, Any]) -> list[str]:
+    """The top-level settings that differ from ``stored`` (read back from JSON), sorted."""
+    ours = json.loads(json.dumps(settings))  # as stored: tuples read back as lists
+    return sorted(k for k in ours.keys() | stored.keys() if ours.get(k) != stored.get(k))
+
+
 def config_hash(config: Any) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

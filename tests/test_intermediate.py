@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,13 @@ from safetensors.torch import load_file
 from harness.cli import main
 from harness.data.examples import PairExample, TextExample
 from harness.engine.train import Stream, TrainSettings, train, train_streams
+from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.intermediates.stage import IntermediateOptions, load_task_model, train_intermediate
 from harness.models.adapters import AdapterSpec, apply_adapter
 from harness.models.encoder import load_model, load_tokenizer
 from harness.registry import load_registry
+from harness.results import config_hash
 from harness.specs import ModelSpec
 from harness.tasks import task_kind
 from harness.tasks.base import IGNORE_INDEX, EncodeSettings
@@ -159,8 +162,9 @@ def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_d
     assert kind.labels == ("0", "1", "2", "3", "4")
 
 
-def test_a_base_model_changed_in_place_is_trained_from_again(
-    tiny_model: Path, intermediate_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("change", ["base model changed in place", "other epochs"])
+def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
+    tiny_model: Path, intermediate_dir: Path, tmp_path: Path, change: str
 ) -> None:
     base = tmp_path / "base"
     shutil.copytree(tiny_model, base)
@@ -173,11 +177,19 @@ def test_a_base_model_changed_in_place_is_trained_from_again(
     logs: list[str] = []
     train_intermediate(options, log=logs.append)
     assert any("reused" in line for line in logs)
-    config = base / "config.json"
-    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    if change == "other epochs":
+        options = replace(options, overrides={"epochs": 2, "batch_size": 8})
+        expected = "hyperparameters"
+    else:
+        config = base / "config.json"
+        config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        expected = "model_identity"
+    with pytest.raises(ConfigError, match=f"other settings \\(changed: {expected}\\); choose"):
+        train_intermediate(options, log=lambda _: None)
     logs.clear()
-    train_intermediate(options, log=logs.append)
-    assert not any("reused" in line for line in logs)
+    summary = train_intermediate(replace(options, overwrite=True), log=logs.append)
+    assert any("replacing the checkpoint" in line for line in logs)
+    assert summary["config_hash"] == config_hash(options.settings())
 
 
 def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
@@ -219,6 +231,15 @@ def test_train_command_with_lora_reports_trainable_parameters(
     assert summary["parameters"]["trainable"] < summary["parameters"]["total"] / 2
     assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "ckpt" / "config.json").is_file()  # the merged encoder, for eval --model
+    # without the adapter it would be another checkpoint: only --overwrite replaces this one
+    again = ["train", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+             "--intermediate-dir", str(intermediate_dir), "--output", str(tmp_path / "ckpt"), "--epochs", "1"]  # fmt: skip
+    code, output = run(*again)
+    assert code == 2 and "changed: adapter" in output
+    assert run(*again, "--overwrite")[0] == 0
+    replaced = json.loads((tmp_path / "ckpt" / "intermediate.json").read_text())
+    assert replaced["settings"]["adapter"] != summary["settings"]["adapter"]
+    assert not (tmp_path / "ckpt" / "adapter").exists()  # nothing of the old one is left
 
 
 def test_missing_licensed_ccg_data_says_where_to_put_it(

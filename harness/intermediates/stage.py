@@ -9,6 +9,7 @@ under ``heads/TASK`` so the intermediate model can still be evaluated on its own
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer
-from harness.results import config_hash, environment, write_json
+from harness.results import changed_settings, config_hash, environment, write_json
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 from harness.targets.options import FALLBACK
 from harness.tasks import task_kind
@@ -55,6 +56,7 @@ class IntermediateOptions:
     precision: str = "no"
     freeze_embeddings: bool = False
     eval_every: int = 0
+    overwrite: bool = False  # replace a finished checkpoint trained with other settings
 
     def hyperparameters(self) -> dict[str, Any]:
         """One optimiser for all tasks: the first task's defaults, then the command line."""
@@ -96,13 +98,37 @@ class _Task:
     info: dict[str, Any]
 
 
+def _summary(output: Path) -> dict[str, Any] | None:
+    path = output / SUMMARY
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def finished(output: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The summary of a finished intermediate training with these settings, if any."""
-    path = output / SUMMARY
-    if not path.is_file():
+    summary = _summary(output)
+    if summary is None or summary.get("config_hash") != config_hash(settings):
         return None
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    return summary if summary.get("config_hash") == config_hash(settings) else None
+    return summary
+
+
+def _guard_finished(options: IntermediateOptions, settings: dict[str, Any], log: Log) -> None:
+    """A finished checkpoint trained with other settings is never replaced silently."""
+    summary = _summary(options.output)
+    if summary is None:
+        return
+    changed = ", ".join(changed_settings(settings, summary.get("settings", {})))
+    if not options.overwrite:
+        raise ConfigError(
+            f"{options.output} holds an intermediate checkpoint trained with other settings "
+            f"(changed: {changed}); choose another --output, or --overwrite to replace it"
+        )
+    log(
+        f"{options.output}: replacing the checkpoint trained with other settings (changed: {changed})"
+    )
+    if is_main():  # nothing of the old one outlives it: no summary, adapter or head
+        (options.output / SUMMARY).unlink()
+        for part in ("adapter", "heads"):
+            shutil.rmtree(options.output / part, ignore_errors=True)
 
 
 def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
@@ -111,6 +137,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
     if done is not None:
         log(f"intermediate checkpoint {options.output} already trained with these settings: reused")
         return done
+    _guard_finished(options, settings, log)
     if not options.tasks:
         raise ConfigError("no intermediate task given")
     started = time.time()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.engine.distributed import is_main, wait
 from harness.errors import ConfigError
 from harness.metrics.xtreme_score import run_rollup
-from harness.results import RunStore, config_hash
+from harness.results import RunStore, changed_settings, config_hash
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
 from harness.targets.options import EvalOptions
@@ -98,10 +97,7 @@ def _guard_finished(
     block = store.data.get("results", {}).get(task)
     if not block or block.get("partial"):
         return
-    ours = json.loads(json.dumps(settings))  # as stored: tuples read back as lists
-    changed = sorted(
-        k for k in ours.keys() | block["settings"].keys() if ours.get(k) != block["settings"].get(k)
-    )
+    changed = changed_settings(settings, block["settings"])
     if not overwrite:
         raise ConfigError(
             f"{store.results_path} already holds {task} computed with other settings "
