@@ -151,9 +151,9 @@ def test_a_changed_weight_is_packed_again() -> None:
     assert torch.allclose(after, expected, atol=1e-5)
 
 
-def test_accelerators_and_hooked_layers_are_left_alone() -> None:
+def test_accelerators_reduced_precision_and_hooked_layers_are_left_alone() -> None:
     model = _bert("gelu")
-    with packed_linears(model, "cuda"):
+    with packed_linears(model, "cuda"), packed_linears(model, "cpu", "bf16"):
         assert _replaced(model) == []
     pooler = model.pooler.dense
     hook = pooler.forward

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 import torch.nn.functional as F
@@ -89,7 +89,7 @@ def _is_feed_forward_in(module: nn.Module) -> bool:
     )
 
 
-def _eligible(layer: Any) -> bool:
+def _eligible(layer: Any) -> TypeGuard[nn.Linear]:
     """A plain float32 CPU layer whose forward nobody else replaced (an Accelerate
     hook, say, which the packed path would bypass)."""
     return (
@@ -101,13 +101,17 @@ def _eligible(layer: Any) -> bool:
 
 
 @contextlib.contextmanager
-def packed_linears(model: nn.Module, device: torch.device | str) -> Iterator[None]:
+def packed_linears(
+    model: nn.Module, device: torch.device | str, precision: str = "no"
+) -> Iterator[None]:
     """Within: ``model``'s float32 linear layers run on packed weights, BERT-style
-    feed-forward blocks fused with their activation; on other devices nothing changes."""
-    if not available(device):
+    feed-forward blocks fused with their activation. On other devices, or under a
+    reduced ``precision`` (autocast would send every call down the layer's own path),
+    nothing is packed."""
+    if not available(device) or precision != "no":
         yield
         return
-    packed: list[nn.Module] = [m for m in model.modules() if _eligible(m)]
+    packed = [m for m in model.modules() if _eligible(m)]
     fused = [
         (module, post_op)
         for module in model.modules()

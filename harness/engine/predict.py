@@ -49,7 +49,7 @@ def predict_outputs(
         batch = {k: v.to(device) for k, v in batch.items()}
         return list(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
 
-    with aligned_attention(model, device), packed_linears(model, device):
+    with aligned_attention(model, device), packed_linears(model, device, precision):
         produced = run_batches(predict, mine, streams, lambda: inference(precision, device))
     outputs: list[Any] = [None] * len(features)
     for i, out in gather_lists([pair for pairs in produced for pair in pairs]):

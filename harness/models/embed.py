@@ -105,7 +105,7 @@ def embed_sentences(
 
     # with several processes each encodes every N-th batch; the rows are gathered
     batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
-    with aligned_attention(model, device), packed_linears(model, device):
+    with aligned_attention(model, device), packed_linears(model, device, settings.precision):
         produced = run_batches(
             encode,
             batches[process_index() :: process_count()],
