@@ -104,10 +104,27 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def changed_settings(settings: dict[str, Any], stored: dict[str, Any]) -> list[str]:
-    """The top-level settings that differ from ``stored`` (read back from JSON), sorted."""
+def guard_replacement(
+    settings: dict[str, Any],
+    stored: dict[str, Any],
+    held: str,
+    replacing: str,
+    overwrite: bool,
+    log: Callable[[str], None],
+) -> None:
+    """Something finished under ``stored`` settings is never replaced silently: without
+    ``overwrite``, an error naming the settings that changed; with it, a log line.
+    ``held`` and ``replacing`` begin the two messages ("... with other settings")."""
     ours = json.loads(json.dumps(settings))  # as stored: tuples read back as lists
-    return sorted(k for k in ours.keys() | stored.keys() if ours.get(k) != stored.get(k))
+    changed = ", ".join(
+        sorted(k for k in ours.keys() | stored.keys() if ours.get(k) != stored.get(k))
+    )
+    if not overwrite:
+        raise ConfigError(
+            f"{held} with other settings (changed: {changed}); "
+            "choose another --output, or --overwrite to replace it"
+        )
+    log(f"{replacing} with other settings (changed: {changed})")
 
 
 def config_hash(config: Any) -> str:

@@ -111,29 +111,29 @@ def packed_linears(
     if not available(device) or precision != "no":
         yield
         return
-    packed = [m for m in model.modules() if _eligible(m)]
+    with torch.no_grad():
+        weights = {
+            layer: torch.ops.mkldnn._reorder_linear_weight(layer.weight.detach(), None)
+            for layer in model.modules()
+            if _eligible(layer)
+        }
     fused = [
         (module, post_op)
         for module in model.modules()
         if "forward" not in vars(module)
-        and getattr(module, "dense", None) in packed
+        and getattr(module, "dense", None) in weights
         and (post_op := _fusable_activation(getattr(module, "intermediate_act_fn", None)))
         and _is_feed_forward_in(module)
     ]
     try:
-        with torch.no_grad():
-            weights = {
-                layer: torch.ops.mkldnn._reorder_linear_weight(layer.weight.detach(), None)
-                for layer in packed
-            }
-        for layer in packed:
-            layer.forward = _packed_forward(layer, weights[layer], layer.forward, None)
+        for layer, weight in weights.items():
+            layer.forward = _packed_forward(layer, weight, layer.forward, None)
         for module, post_op in fused:
             dense = module.dense
             module.forward = _packed_forward(dense, weights[dense], _unfused(module), post_op)
         yield
     finally:
-        for module in packed + [module for module, _ in fused]:
+        for module in [*weights, *(module for module, _ in fused)]:
             vars(module).pop("forward", None)
 
 

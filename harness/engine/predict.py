@@ -1,4 +1,5 @@
-"""Inference over features: length-sorted batches, per-batch padding, no autograd.
+"""Inference over features: length-sorted batches, per-batch padding, no autograd;
+and ``run_inference``, the way every inference (this, sentence vectors) runs its batches.
 
 With several processes each takes every N-th batch and the outputs are gathered back
 into feature order on every process, so all of them score (and pick the best dev
@@ -7,7 +8,7 @@ state) alike.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -17,8 +18,23 @@ from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.linear import packed_linears
 from harness.engine.precision import inference
-from harness.engine.streams import run_batches
+from harness.engine.streams import Result, run_batches
 from harness.tasks.base import Feature, TaskKind
+
+
+def run_inference(
+    model: Any,
+    step: Callable[[list[int]], Result],
+    batches: Sequence[list[int]],
+    streams: int,
+    precision: str,
+    device: torch.device,
+) -> list[Result]:
+    """``step`` of each batch as every inference runs: the CPU's kernel substitutions
+    (aligned attention, packed linear layers), ``streams`` at once, each stream in
+    inference mode and autocast for ``precision``."""
+    with aligned_attention(model, device), packed_linears(model, device, precision):
+        return run_batches(step, batches, streams, lambda: inference(precision, device))
 
 
 def predict_outputs(
@@ -49,8 +65,7 @@ def predict_outputs(
         batch = {k: v.to(device) for k, v in batch.items()}
         return list(zip(indices, kind.split_outputs(model(**batch), batch), strict=True))
 
-    with aligned_attention(model, device), packed_linears(model, device, precision):
-        produced = run_batches(predict, mine, streams, lambda: inference(precision, device))
+    produced = run_inference(model, predict, mine, streams, precision, device)
     outputs: list[Any] = [None] * len(features)
     for i, out in gather_lists([pair for pairs in produced for pair in pairs]):
         outputs[i] = out

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 from transformers import set_seed
@@ -30,7 +30,7 @@ from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer
-from harness.results import changed_settings, config_hash, environment, write_json
+from harness.results import config_hash, environment, guard_replacement, write_json
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 from harness.targets.options import FALLBACK
 from harness.tasks import task_kind
@@ -103,29 +103,29 @@ def _summary(output: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
+def _trained_with(
+    summary: dict[str, Any] | None, settings: dict[str, Any]
+) -> TypeGuard[dict[str, Any]]:
+    return summary is not None and summary.get("config_hash") == config_hash(settings)
+
+
 def finished(output: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The summary of a finished intermediate training with these settings, if any."""
     summary = _summary(output)
-    if summary is None or summary.get("config_hash") != config_hash(settings):
-        return None
-    return summary
+    return summary if _trained_with(summary, settings) else None
 
 
-def _guard_finished(options: IntermediateOptions, settings: dict[str, Any], log: Log) -> None:
-    """A finished checkpoint trained with other settings is never replaced silently."""
-    summary = _summary(options.output)
-    if summary is None:
-        return
-    changed = ", ".join(changed_settings(settings, summary.get("settings", {})))
-    if not options.overwrite:
-        raise ConfigError(
-            f"{options.output} holds an intermediate checkpoint trained with other settings "
-            f"(changed: {changed}); choose another --output, or --overwrite to replace it"
-        )
-    log(
-        f"{options.output}: replacing the checkpoint trained with other settings (changed: {changed})"
-    )
-    if is_main():  # nothing of the old one outlives it: no summary, adapter or head
+def _replace(
+    options: IntermediateOptions, settings: dict[str, Any], summary: dict[str, Any], log: Log
+) -> None:
+    """A finished checkpoint trained with other settings is never replaced silently, and
+    once replaced nothing of it outlives it: no summary, adapter or head."""
+    guard_replacement(
+        settings, summary.get("settings", {}),
+        f"{options.output} holds an intermediate checkpoint trained",
+        f"{options.output}: replacing the checkpoint trained", options.overwrite, log,
+    )  # fmt: skip
+    if is_main():
         (options.output / SUMMARY).unlink()
         for part in ("adapter", "heads"):
             shutil.rmtree(options.output / part, ignore_errors=True)
@@ -133,11 +133,12 @@ def _guard_finished(options: IntermediateOptions, settings: dict[str, Any], log:
 
 def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
     settings = options.settings()
-    done = finished(options.output, settings)
-    if done is not None:
+    summary = _summary(options.output)
+    if _trained_with(summary, settings):
         log(f"intermediate checkpoint {options.output} already trained with these settings: reused")
-        return done
-    _guard_finished(options, settings, log)
+        return summary
+    if summary is not None:
+        _replace(options, settings, summary, log)
     if not options.tasks:
         raise ConfigError("no intermediate task given")
     started = time.time()

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from harness.cache import ContentCache, model_identity
-from harness.engine.attention import aligned_attention
 from harness.engine.batching import length_sorted_batches
 from harness.engine.distributed import (
     gather_lists,
@@ -25,9 +24,7 @@ from harness.engine.distributed import (
     process_device,
     process_index,
 )
-from harness.engine.linear import packed_linears
-from harness.engine.precision import inference
-from harness.engine.streams import run_batches
+from harness.engine.predict import run_inference
 from harness.errors import ConfigError
 from harness.models.encoder import load_model, load_tokenizer, model_location
 from harness.specs import ModelSpec
@@ -105,13 +102,8 @@ def embed_sentences(
 
     # with several processes each encodes every N-th batch; the rows are gathered
     batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
-    with aligned_attention(model, device), packed_linears(model, device, settings.precision):
-        produced = run_batches(
-            encode,
-            batches[process_index() :: process_count()],
-            streams,
-            lambda: inference(settings.precision, device),
-        )
+    mine = batches[process_index() :: process_count()]
+    produced = run_inference(model, encode, mine, streams, settings.precision, device)
     for batch, vectors in gather_lists(produced):
         out[batch] = vectors
     return out

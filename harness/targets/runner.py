@@ -6,9 +6,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.engine.distributed import is_main, wait
-from harness.errors import ConfigError
 from harness.metrics.xtreme_score import run_rollup
-from harness.results import RunStore, changed_settings, config_hash
+from harness.results import RunStore, config_hash, guard_replacement
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
 from harness.targets.options import EvalOptions
@@ -97,12 +96,7 @@ def _guard_finished(
     block = store.data.get("results", {}).get(task)
     if not block or block.get("partial"):
         return
-    changed = changed_settings(settings, block["settings"])
-    if not overwrite:
-        raise ConfigError(
-            f"{store.results_path} already holds {task} computed with other settings "
-            f"(changed: {', '.join(changed)}); choose another --output, or --overwrite to replace it"
-        )
-    log(
-        f"{task}: replacing the result computed with other settings (changed: {', '.join(changed)})"
-    )
+    guard_replacement(
+        settings, block["settings"], f"{store.results_path} already holds {task} computed",
+        f"{task}: replacing the result computed", overwrite, log,
+    )  # fmt: skip
