@@ -8,6 +8,7 @@ layer.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ from harness.engine.distributed import (
 )
 from harness.engine.predict import run_inference
 from harness.errors import ConfigError
+from harness.models.depth import first_layers
 from harness.models.encoder import load_model, load_tokenizer, model_location
 from harness.specs import ModelSpec
 
@@ -62,11 +64,13 @@ def embed_sentences(
     sentences: Sequence[str],
     settings: EmbedSettings,
     streams: int = 1,
+    all_layers: bool = False,
 ) -> np.ndarray:
     """float32 array (len(sentences), hidden), rows L2-normalised, in input order.
 
-    ``streams`` batches are encoded at once (``engine.streams``); the vectors do not
-    depend on it, so it is no setting of theirs."""
+    ``streams`` batches are encoded at once (``engine.streams``), and the layers above
+    the pooled one are skipped (``depth.first_layers``) unless ``all_layers``; the
+    vectors depend on neither, so they are no settings of theirs."""
     if not sentences:
         return np.zeros((0, model.config.hidden_size), dtype=np.float32)
     layers = model.config.num_hidden_layers
@@ -80,7 +84,8 @@ def embed_sentences(
     ids = encoded["input_ids"]
     out = np.zeros((len(sentences), model.config.hidden_size), dtype=np.float32)
     device = next(model.parameters()).device
-    want_all = settings.layer not in (-1, layers)
+    layer = settings.layer % (layers + 1)  # the hidden state's index counted from 0
+    want_all = layer != layers
     model.eval()
 
     def encode(batch: list[int]) -> tuple[list[int], np.ndarray]:
@@ -90,9 +95,7 @@ def embed_sentences(
             attention_mask=mask.to(device),
             output_hidden_states=want_all,
         )
-        hidden = (
-            result.hidden_states[settings.layer] if want_all else result.last_hidden_state
-        ).float()
+        hidden = (result.hidden_states[layer] if want_all else result.last_hidden_state).float()
         if settings.pooling == "first":
             pooled = hidden[:, 0]
         else:
@@ -103,7 +106,9 @@ def embed_sentences(
     # with several processes each encodes every N-th batch; the rows are gathered
     batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
     mine = batches[process_index() :: process_count()]
-    produced = run_inference(model, encode, mine, streams, settings.precision, device)
+    depth = contextlib.nullcontext() if all_layers else first_layers(model, layer)
+    with depth:
+        produced = run_inference(model, encode, mine, streams, settings.precision, device)
     for batch, vectors in gather_lists(produced):
         out[batch] = vectors
     return out
