@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from transformers import BertConfig, BertModel
 from transformers.activations import GELUActivation, NewGELUActivation
 
 from harness.engine.linear import packed_linears
+from harness.engine.precision import inference
 from harness.models.encoder import load_model
 from harness.specs import ModelSpec
 
@@ -151,9 +154,40 @@ def test_a_changed_weight_is_packed_again() -> None:
     assert torch.allclose(after, expected, atol=1e-5)
 
 
-def test_accelerators_reduced_precision_and_hooked_layers_are_left_alone() -> None:
+def _linear_calls(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """``run``'s output and how many oneDNN linear calls it made."""
+    with profile(activities=[ProfilerActivity.CPU]) as trace:
+        out = run()
+    return out, sum(e.count for e in trace.key_averages() if e.key == "mkldnn::_linear_pointwise")
+
+
+@pytest.mark.skipif(
+    not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="no bfloat16 oneDNN on this CPU"
+)
+def test_under_bf16_the_layers_run_packed_in_bfloat16() -> None:
     model = _bert("gelu")
-    with packed_linears(model, "cuda"), packed_linears(model, "cpu", "bf16"):
+    inputs = _inputs(model.config.vocab_size)
+
+    def reduced() -> torch.Tensor:
+        with inference("bf16", "cpu"):
+            return model(**inputs).last_hidden_state
+
+    plain, plain_calls = _linear_calls(reduced)
+    with packed_linears(model, "cpu", "bf16"):
+        packed, calls = _linear_calls(reduced)
+        float32 = _hidden(model, inputs)  # outside autocast: the layers' own float32 path
+    assert plain_calls == 0
+    # every linear layer but the fused blocks' dense: 2 layers x (q, k, v, o, fused
+    # feed-forward, output) and the pooler
+    assert calls == 2 * 6 + 1
+    assert packed.dtype == plain.dtype
+    assert torch.allclose(packed.float(), plain.float(), atol=0.05)
+    assert torch.equal(float32, _hidden(model, inputs))
+
+
+def test_accelerators_fp16_and_hooked_layers_are_left_alone() -> None:
+    model = _bert("gelu")
+    with packed_linears(model, "cuda"), packed_linears(model, "cpu", "fp16"):
         assert _replaced(model) == []
     pooler = model.pooler.dense
     hook = pooler.forward

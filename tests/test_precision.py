@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.profiler import ProfilerActivity, profile
 
-from harness.engine.precision import inference_precision
+from harness.engine.precision import inference, inference_precision
 from harness.errors import ConfigError
 from harness.models.embed import EmbedSettings, embed_sentences
 from harness.models.encoder import load_model, load_tokenizer
@@ -46,3 +47,20 @@ def test_fp16_on_cpu_and_unknown_names_are_refused() -> None:
         pass
     with pytest.raises(ConfigError, match="'half'"), inference_precision("half", "cpu"):
         pass
+
+
+def test_each_weight_is_cast_once_per_inference_not_at_every_call() -> None:
+    """Autocast keeps its casts of the weights for the region, except in inference mode:
+    three calls of a layer cast three inputs, one weight and one bias."""
+    layer = torch.nn.Linear(8, 8)
+    x = torch.randn(2, 8)
+    with inference("bf16", "cpu"):
+        with profile(activities=[ProfilerActivity.CPU]) as trace:
+            for _ in range(3):
+                out = layer(x)
+        assert not torch.is_grad_enabled()
+    casts = sum(e.count for e in trace.key_averages() if e.key == "aten::_to_copy")
+    assert out.dtype == torch.bfloat16
+    assert casts == 3 + 2
+    with inference("no", "cpu"):
+        assert torch.is_inference_mode_enabled()
