@@ -157,7 +157,7 @@ def run(repeat: int, sizes: list[int]) -> list[Figure]:
                     spread(seconds),
                     "full similarity matrix",
                     {"median": reference, "min": reference, "max": reference} if reference else None,
-                    {k: reference / v for k, v in spread(seconds).items()} if reference else None,
+                    spread([reference / v for v in seconds]) if reference else None,
                     {"repeat": reps, "peak_rss_gb": round(result["peak_rss_mb"] / 1024, 2),
                      "reference_note": note, "recall": result.get("recall")},
                 )
