@@ -20,19 +20,19 @@ from typing import Any
 from torch import nn
 
 
+def _encoder(model: Any) -> nn.Module | None:
+    encoder = getattr(getattr(model, "base_model", model), "encoder", None)
+    return encoder if isinstance(encoder, nn.Module) else None
+
+
 def layer_stack(model: Any) -> nn.ModuleList | None:
     """The encoder's list of layers, if the encoder holds nothing else."""
-    base = getattr(model, "base_model", model)
-    encoder = getattr(base, "encoder", None)
-    if not isinstance(encoder, nn.Module):
+    encoder = _encoder(model)
+    if encoder is None or next(encoder.parameters(recurse=False), None) is not None:
         return None
     children = dict(encoder.named_children())
     stack = children.get("layer")
-    if not isinstance(stack, nn.ModuleList) or len(children) != 1:
-        return None
-    if any(True for _ in encoder.parameters(recurse=False)):
-        return None
-    return stack
+    return stack if isinstance(stack, nn.ModuleList) and len(children) == 1 else None
 
 
 @contextlib.contextmanager
@@ -42,10 +42,10 @@ def first_layers(model: Any, needed: int) -> Iterator[None]:
     cannot be cut runs whole. Hidden state ``needed`` keeps its index."""
     stack = layer_stack(model)
     count = max(needed, 1)
-    if stack is None or count >= len(stack):
+    encoder = _encoder(model)
+    if stack is None or encoder is None or count >= len(stack):
         yield
         return
-    encoder = getattr(model, "base_model", model).encoder
     encoder.layer = stack[:count]
     try:
         yield
