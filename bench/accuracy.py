@@ -21,7 +21,9 @@ def run(model: Any, tokenizer: Any, pairs: int | None = None) -> list[Figure]:
     accuracy: dict[str, dict[str, float]] = {"no": {}, "bf16": {}}
     elapsed = dict.fromkeys(accuracy, 0.0)
     device = next(model.parameters()).device
-    budget, streams = token_budget(0, device), stream_count(0, device)  # as harness eval runs
+    # as harness eval runs
+    budget = token_budget(0, device, model.config.hidden_size)
+    streams = stream_count(0, device)
     for lang in task.languages:
         bitext = read_split(task, "test", lang, SHARED_DATA / "xtreme").examples
         source, target = list(bitext.source[:pairs]), list(bitext.target[:pairs])

@@ -70,14 +70,15 @@ def prepared(
 def run(spec: Any, tokenizer: Any, repeat: int) -> list[Figure]:
     figures = []
     pad = tokenizer.pad_token_id
-    cap, streams = token_budget(0, "cpu"), stream_count(0, "cpu")  # as harness eval runs here
+    streams = stream_count(0, "cpu")  # as harness eval runs here
     for task_name, lang, split, width, count in CASES:
         model, kind, features = prepared(task_name, lang, split, width, count, spec, tokenizer)
+        cap = token_budget(0, "cpu", model.config.hidden_size)
         figure = compare(
             "prediction",
             f"{kind.__class__.__name__} ({task_name} {lang}) vs fixed padding to {width}",
-            lambda m=model, k=kind, f=features: predict_outputs(
-                m, k, f, pad, BATCH, max_tokens=cap, streams=streams
+            lambda m=model, k=kind, f=features, c=cap: predict_outputs(
+                m, k, f, pad, BATCH, max_tokens=c, streams=streams
             ),
             lambda m=model, k=kind, f=features, w=width: fixed_padding(m, k, f, pad, w),
             "fixed padding, input order",

@@ -13,6 +13,7 @@ import pytest
 import harness.models.embed as embed
 import harness.targets.finetune as finetune
 from harness.cache import ContentCache, model_identity
+from harness.engine import batching
 from harness.engine.batching import token_budget
 from harness.engine.distributed import process_device
 from harness.results import append_log
@@ -60,9 +61,13 @@ def _tatoeba(model: Path, data: Path, out: Path, *extra: str) -> None:
 def test_embeddings_are_reused_until_an_input_changes(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(batching, "CPU_BUDGET_WIDTH", 16)  # as in the predictions test
     _tatoeba(tiny_model, xtreme_dir, tmp_path / "first")
     first = _entries(cache, "embeddings")
     assert len(first) == 2  # one vector file per language
+    recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]
+    cap = recorded["tatoeba"]["settings"]["embedding"]["max_tokens"]
+    assert cap == token_budget(0, process_device(), 32)  # keys the vectors, with the rest
 
     with monkeypatch.context() as patched:
         _forbid(patched, embed, "embed_sentences")
@@ -95,12 +100,16 @@ def _pawsx(model: Path, data: Path, out: Path, *extra: str) -> None:
 def test_predictions_are_reused_only_for_the_same_model_and_data(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the tiny model (32 wide) twice as wide as the CPU cap's reference: a quarter of it
+    monkeypatch.setattr(batching, "CPU_BUDGET_WIDTH", 16)
     _pawsx(tiny_model, xtreme_dir, tmp_path / "first")
     second = _entries(cache, "predictions")
     assert len(second) == 2  # the fine-tuned (and cached) model's, one file per language
     recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]["pawsx"]
     assert recorded["settings"]["hyperparameters"]["eval_max_tokens"] == 0  # the device's cap
-    assert recorded["settings"]["eval_token_cap"] == token_budget(0, process_device())  # recorded
+    assert recorded["settings"]["eval_token_cap"] == token_budget(0, process_device(), 32)
+    if process_device().type == "cpu":  # the cap for the model's width, read from its config
+        assert recorded["settings"]["eval_token_cap"] == batching.CPU_TOKEN_BUDGET // 4
 
     with monkeypatch.context() as patched:
         _forbid(patched, finetune, "predict_outputs")

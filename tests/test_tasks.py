@@ -12,6 +12,7 @@ import torch
 from harness.data.examples import PairExample, TaggedSentence
 from harness.engine.batching import (
     CPU_TOKEN_BUDGET,
+    cpu_token_budget,
     length_sorted_batches,
     token_budget,
     training_batches,
@@ -19,7 +20,7 @@ from harness.engine.batching import (
 from harness.engine.predict import predict_outputs
 from harness.engine.train import TrainSettings, train
 from harness.errors import ConfigError
-from harness.models.encoder import load_model, load_tokenizer
+from harness.models.encoder import load_model, load_tokenizer, model_width
 from harness.registry import load_registry
 from harness.specs import ModelSpec
 from harness.tasks import task_kind
@@ -53,13 +54,32 @@ def test_token_budget_caps_padded_tokens_per_batch() -> None:
             assert len(batch) == 64 or (len(batch) + 1) * width > 200
 
 
-def test_token_budget_defaults_by_device_and_refuses_negative_values() -> None:
-    assert token_budget(0, "cpu") == CPU_TOKEN_BUDGET
-    assert token_budget(0, torch.device("cpu")) == CPU_TOKEN_BUDGET
-    assert token_budget(0, "cuda:0") is None  # the batch size alone bounds a GPU batch
-    assert token_budget(4096, "cpu") == 4096
+def test_token_budget_defaults_by_device_and_width_and_refuses_negative_values() -> None:
+    assert token_budget(0, "cpu", 384) == CPU_TOKEN_BUDGET
+    assert token_budget(0, torch.device("cpu"), 384) == CPU_TOKEN_BUDGET
+    assert token_budget(0, "cpu", None) == CPU_TOKEN_BUDGET  # width not known yet
+    assert token_budget(0, "cpu", 768) == 256  # wider encoders: fewer tokens
+    assert token_budget(0, "cuda:0", 768) is None  # the batch size alone bounds a GPU batch
+    assert token_budget(4096, "cpu", 768) == 4096  # a setting is taken as it is
     with pytest.raises(ConfigError, match="eval_max_tokens"):
-        token_budget(-1, "cpu")
+        token_budget(-1, "cpu", 384)
+
+
+def test_the_cpu_cap_falls_with_the_square_of_the_width_within_its_bounds() -> None:
+    caps = {width: cpu_token_budget(width) for width in (32, 384, 512, 640, 768, 1024, 4096)}
+    assert caps == {32: 1024, 384: 1024, 512: 576, 640: 369, 768: 256, 1024: 256, 4096: 256}
+
+
+def test_model_width_reads_the_config_and_is_none_without_one(
+    spec: ModelSpec, tmp_path: Path
+) -> None:
+    assert model_width(spec) == 32
+    missing = ModelSpec(name="later", source="local", path=str(tmp_path / "not-trained-yet"))
+    assert model_width(missing) is None
+    (tmp_path / "empty").mkdir()
+    assert (
+        model_width(ModelSpec(name="empty", source="local", path=str(tmp_path / "empty"))) is None
+    )
 
 
 def test_training_batches_are_a_shuffled_partition_grouped_by_length() -> None:

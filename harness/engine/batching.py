@@ -13,23 +13,41 @@ from typing import Any
 
 from harness.errors import ConfigError
 
-# Padded tokens per inference batch on a CPU: few enough that a layer's activations stay
-# in the per-core cache, enough for efficient matrix products. Of 256 to 4096, 1024 was
-# fastest for retrieval encoding and for every prediction kind (bench/, 2 cores).
+# Padded tokens per inference batch on a CPU, for an encoder 384 wide: few enough that
+# a layer's activations stay in the per-core cache, enough for efficient matrix
+# products. Of 256 to 4096, 1024 was fastest for e5-small's retrieval encoding and for
+# every prediction kind (bench/, 2 cores).
 CPU_TOKEN_BUDGET = 1024
+CPU_BUDGET_WIDTH = 384
+# Wider encoders do best with fewer tokens: XLM-R base's shapes (768 wide, random
+# weights) ran 1.05x faster at 256 or 512 than at 1024; XLM-R large's (1024 wide) 1.08x
+# at 256, where 384 and 192 were 3-4% and 128 6% slower than 256 (2 cores). The default
+# is 1024 scaled by (384 / width)^2 and held within these bounds: 1024, 256 and 256 at
+# those three widths, the best measured at each; nothing narrower or wider was measured.
+CPU_TOKEN_RANGE = (256, 1024)
 
 
-def token_budget(max_tokens: int, device: Any) -> int | None:
+def cpu_token_budget(width: int) -> int:
+    """The default padded-token cap on a CPU for an encoder ``width`` wide."""
+    scaled = round(CPU_TOKEN_BUDGET * (CPU_BUDGET_WIDTH / width) ** 2)
+    low, high = CPU_TOKEN_RANGE
+    return min(high, max(low, scaled))
+
+
+def token_budget(max_tokens: int, device: Any, width: int | None) -> int | None:
     """The padded-token cap of an inference batch: ``max_tokens`` (the ``eval_max_tokens``
-    setting), or for 0 the device's own: CPU_TOKEN_BUDGET on a CPU, none on an
-    accelerator, where the batch size alone bounds a batch."""
+    setting), or for 0 the device's own: ``cpu_token_budget(width)`` on a CPU (where
+    the width is not known yet, the cap of a 384-wide encoder), none on an accelerator,
+    where the batch size alone bounds a batch."""
     if max_tokens < 0:
         raise ConfigError(
             f"eval_max_tokens must be 0 (the device's default) or more, got {max_tokens}"
         )
     if max_tokens:
         return max_tokens
-    return CPU_TOKEN_BUDGET if str(device).startswith("cpu") else None
+    if not str(device).startswith("cpu"):
+        return None
+    return cpu_token_budget(width or CPU_BUDGET_WIDTH)
 
 
 def length_sorted_batches(

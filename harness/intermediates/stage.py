@@ -188,7 +188,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
                 hp["eval_batch_size"],
                 device,
                 options.precision,
-                token_budget(hp["eval_max_tokens"], device),
+                token_budget(hp["eval_max_tokens"], device, model.config.hidden_size),
                 stream_count(hp["eval_streams"], device, process_count()),
             )
             scores[t.spec.name] = t.kind.score(

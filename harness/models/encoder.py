@@ -25,6 +25,19 @@ def model_location(spec: ModelSpec) -> str:
     return spec.path
 
 
+def model_width(spec: ModelSpec) -> int | None:
+    """The encoder's hidden size, read from its config without loading weights; None
+    where there is no config to read yet (a checkpoint a sweep has still to train, a
+    hub model not reachable): loading the model then says what is wrong."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model_location(spec), revision=spec.revision)
+    except (OSError, ValueError, ConfigError):
+        return None
+    return getattr(config, "hidden_size", None)
+
+
 def load_tokenizer(spec: ModelSpec) -> Any:
     from transformers import AutoTokenizer
 

@@ -26,7 +26,7 @@ from harness.engine.streams import stream_count
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
-from harness.models.encoder import load_model, load_tokenizer, model_location
+from harness.models.encoder import load_model, load_tokenizer, model_location, model_width
 from harness.models.finetuned import FinetuneCache
 from harness.results import Progress
 from harness.specs import ModelSpec, TaskSpec
@@ -58,7 +58,9 @@ class TrainedTarget:
         self.log = log
         self.hp = options.hyperparameters(task)
         # the padded-token cap of a prediction batch in force on this process's device
-        self.token_cap = token_budget(self.hp["eval_max_tokens"], process_device())
+        self.token_cap = token_budget(
+            self.hp["eval_max_tokens"], process_device(), model_width(options.model)
+        )
         # how many prediction batches run at once: no setting of the result (tested)
         self.streams = stream_count(self.hp["eval_streams"], process_device(), process_count())
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}

@@ -31,6 +31,7 @@ from harness.metrics.retrieval import (
     tune_threshold,
 )
 from harness.models.embed import Embedder, EmbedSettings
+from harness.models.encoder import model_width
 from harness.results import Progress
 from harness.specs import TaskSpec
 from harness.targets.finetune import target_languages
@@ -54,7 +55,7 @@ class RetrievalTarget:
             prefix=model.input_prefix,
             max_length=hp["max_length"],
             batch_size=hp["eval_batch_size"],
-            max_tokens=token_budget(hp["eval_max_tokens"], process_device()),
+            max_tokens=token_budget(hp["eval_max_tokens"], process_device(), model_width(model)),
             precision=options.precision,
         )
         self.streams = stream_count(hp["eval_streams"], process_device(), process_count())
