@@ -25,14 +25,20 @@ def _encoder(model: Any) -> nn.Module | None:
     return encoder if isinstance(encoder, nn.Module) else None
 
 
-def layer_stack(model: Any) -> nn.ModuleList | None:
-    """The encoder's list of layers, if the encoder holds nothing else."""
+def _cuttable(model: Any) -> tuple[nn.Module, nn.ModuleList] | None:
+    """The encoder and its list of layers, if the encoder holds nothing else."""
     encoder = _encoder(model)
     if encoder is None or next(encoder.parameters(recurse=False), None) is not None:
         return None
     children = dict(encoder.named_children())
     stack = children.get("layer")
-    return stack if isinstance(stack, nn.ModuleList) and len(children) == 1 else None
+    return (encoder, stack) if isinstance(stack, nn.ModuleList) and len(children) == 1 else None
+
+
+def layer_stack(model: Any) -> nn.ModuleList | None:
+    """The encoder's list of layers, if the encoder holds nothing else."""
+    cuttable = _cuttable(model)
+    return None if cuttable is None else cuttable[1]
 
 
 @contextlib.contextmanager
@@ -40,12 +46,12 @@ def first_layers(model: Any, needed: int) -> Iterator[None]:
     """Within: ``model`` runs only the layers that hidden state ``needed`` (0, the
     embeddings, to the layer count) depends on, and at least one; a model whose encoder
     cannot be cut runs whole. Hidden state ``needed`` keeps its index."""
-    stack = layer_stack(model)
+    cuttable = _cuttable(model)
     count = max(needed, 1)
-    encoder = _encoder(model)
-    if stack is None or encoder is None or count >= len(stack):
+    if cuttable is None or count >= len(cuttable[1]):
         yield
         return
+    encoder, stack = cuttable
     encoder.layer = stack[:count]
     try:
         yield
