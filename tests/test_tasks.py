@@ -12,6 +12,7 @@ import torch
 from harness.data.examples import PairExample, TaggedSentence
 from harness.engine.batching import (
     CPU_TOKEN_BUDGET,
+    balanced_tail,
     cpu_token_budget,
     length_sorted_batches,
     token_budget,
@@ -52,6 +53,18 @@ def test_token_budget_caps_padded_tokens_per_batch() -> None:
         assert len(batch) == 1 or len(batch) * width <= 200
         if batch is not batches[-1]:  # filled up to the budget or the batch size
             assert len(batch) == 64 or (len(batch) + 1) * width > 200
+
+
+def test_the_last_batches_are_split_among_the_streams() -> None:
+    batches = [list(range(k * 8, k * 8 + 8)) for k in range(5)] + [[40, 41, 42]]
+    assert balanced_tail(batches, 1) == batches
+    split = balanced_tail(batches, 2)
+    assert [i for b in split for i in b] == list(range(43))  # same inputs, same order
+    assert split[:4] == batches[:4]
+    assert split[4:] == [[32, 33, 34, 35], [36, 37, 38, 39], [40], [41, 42]]
+    parts = balanced_tail(batches, 4)  # a batch of 3 splits into 3 parts at most
+    assert [len(b) for b in parts] == [8, 8, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1]
+    assert balanced_tail([[0, 1, 2, 3]], 2) == [[0, 1], [2, 3]]  # one batch: both streams
 
 
 def test_token_budget_defaults_by_device_and_width_and_refuses_negative_values() -> None:

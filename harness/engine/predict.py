@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from harness.engine.attention import aligned_attention
-from harness.engine.batching import length_sorted_batches
+from harness.engine.batching import balanced_tail, length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.linear import packed_linears
 from harness.engine.precision import inference
@@ -32,9 +32,11 @@ def run_inference(
 ) -> list[Result]:
     """``step`` of each batch as every inference runs: the CPU's kernel substitutions
     (aligned attention, packed linear layers), ``streams`` at once, each stream in
-    inference mode and autocast for ``precision``."""
+    inference mode and autocast for ``precision``. The last batches run in parts
+    (``batching.balanced_tail``), so there is a result for each part."""
+    parts = balanced_tail(batches, streams)
     with aligned_attention(model, device), packed_linears(model, device, precision):
-        return run_batches(step, batches, streams, lambda: inference(precision, device))
+        return run_batches(step, parts, streams, lambda: inference(precision, device))
 
 
 def predict_outputs(

@@ -48,8 +48,9 @@ def run_batches(
     context: Callable[[], contextlib.AbstractContextManager[Any]],
 ) -> list[Result]:
     """``step`` of each batch, in batch order, on ``streams`` threads that take the next
-    batch as they come free (longest-first batches then end evenly). Each thread runs
-    under its own ``context()``: inference mode and autocast are per thread."""
+    batch as they come free (longest first, and with the last batches split by
+    ``batching.balanced_tail``, they end together). Each thread runs under its own
+    ``context()``: inference mode and autocast are per thread."""
     if streams <= 1 or len(batches) <= 1:
         with context():
             return [step(batch) for batch in batches]
