@@ -7,10 +7,7 @@ and summarised as median, min and max.
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -82,38 +79,3 @@ def compare(
     else:
         ratios = [b / a for a, b in zip(mine, theirs, strict=True)]
     return Figure(bench, case, unit, spread(mine), reference_name, spread(theirs), spread(ratios))
-
-
-def run_python(code: str, env: dict[str, str] | None = None) -> tuple[str, float, float]:
-    """Run ``code`` in a fresh interpreter: its stdout, wall seconds and peak RSS (GB)."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=os.environ | (env or {}),
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"benchmark subprocess failed:\n{done.stderr[-3000:]}")
-    return done.stdout, wall, peak_rss_gb(done.stderr)
-
-
-PEAK_MARKER = "PEAK_RSS_KB="
-
-
-def peak_rss_gb(stderr: str) -> float:
-    """The child's own report of its peak RSS (``report_peak`` at its end), else nan."""
-    for line in reversed(stderr.splitlines()):
-        if line.startswith(PEAK_MARKER):
-            return int(line[len(PEAK_MARKER) :]) / 1024**2
-    return float("nan")
-
-
-def report_peak() -> None:
-    """Print this process's peak RSS for ``run_python`` to read (Linux VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            print(f"{PEAK_MARKER}{line.split()[1]}", file=sys.stderr)

@@ -24,12 +24,14 @@ from harness.errors import ConfigError, DataError
 from harness.models import e5_small
 from harness.models.e5_small import (
     INPUT_PREFIX,
+    POOLING,
     bert_name,
     bert_state_dict,
     dequantize_q4,
     e5_small_path,
     read_e5_file,
 )
+from harness.registry import load_registry
 
 # ---------------------------------------------------------------- synthetic files
 
@@ -131,6 +133,11 @@ def tiny_model_file(path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 
 
 # ---------------------------------------------------------------- fast tests
+
+
+def test_the_registry_entry_follows_the_model_cards_recipe() -> None:
+    spec = load_registry().model("e5-small")
+    assert (spec.source, spec.input_prefix, spec.pooling) == ("e5_small", INPUT_PREFIX, POOLING)
 
 
 def test_dequantize_q4_hand_built_blocks() -> None:

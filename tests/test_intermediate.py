@@ -19,7 +19,7 @@ from harness.engine.train import Stream, TrainSettings, train, train_streams
 from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.intermediates.stage import IntermediateOptions, load_task_model, train_intermediate
-from harness.models.adapters import AdapterSpec, apply_adapter
+from harness.models.adapters import AdapterSpec, apply_adapter, load_adapter
 from harness.models.encoder import load_model, load_tokenizer
 from harness.registry import load_registry
 from harness.results import config_hash
@@ -231,6 +231,16 @@ def test_train_command_with_lora_reports_trainable_parameters(
     assert summary["parameters"]["trainable"] < summary["parameters"]["total"] / 2
     assert (tmp_path / "ckpt" / "adapter" / "adapter_config.json").is_file()
     assert (tmp_path / "ckpt" / "config.json").is_file()  # the merged encoder, for eval --model
+    # the saved adapter, applied to the base model again, gives that merged encoder
+    merged = load_model(ModelSpec("ckpt", "local", path=str(tmp_path / "ckpt")), "AutoModel")
+    base = load_model(ModelSpec("tiny", "local", path=str(tiny_model)), "AutoModel")
+    untouched = {k: v.clone() for k, v in base.state_dict().items()}
+    load_adapter(base, tmp_path / "ckpt" / "adapter")
+    rebuilt = base.state_dict()
+    assert rebuilt.keys() == merged.state_dict().keys()
+    for name, value in merged.state_dict().items():
+        assert torch.allclose(rebuilt[name], value, atol=1e-6), name
+    assert any(not torch.equal(rebuilt[k], untouched[k]) for k in rebuilt if "query" in k)
     # without the adapter it would be another checkpoint: only --overwrite replaces this one
     again = ["train", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
              "--intermediate-dir", str(intermediate_dir), "--output", str(tmp_path / "ckpt"), "--epochs", "1"]  # fmt: skip
