@@ -334,7 +334,8 @@ def _read_gold(
     spec: Any, block: dict[str, Any], lang: str, info: dict[str, Any], data_dir: Path | None
 ) -> list[Any]:
     """The evaluated examples in prediction order: the first ``examples`` of the split, or,
-    for English scored on examples held out of training, the same seeded hold-out again.
+    for English scored on examples held out of training, the first ``examples`` of the
+    same seeded hold-out again.
 
     A held-out language's evaluated file *is* its training data (that is why examples
     were held out), so the hold-out is redrawn from that file alone: no other split (nor
@@ -347,7 +348,8 @@ def _read_gold(
         settings = block["settings"]
         data = training_data(
             spec, info["split"], info["split"], [lang], data_dir, seed=settings["seed"],
-            train_limit=None, dev_limit=None, holdout=settings["dev_holdout"], log=lambda _: None,
+            train_limit=None, dev_limit=info["examples"], holdout=settings["dev_holdout"],
+            log=lambda _: None,
         )  # fmt: skip
         found, examples = data.info["dev"].get("fingerprint"), list(data.dev)
     else:

@@ -379,6 +379,10 @@ def test_held_out_english_is_rebuilt_from_the_seed(make_run: Any) -> None:
     other_seed = make_run("c", {("pawsx", "en"): 30}, held_out=held, seed=2)
     (task,) = compare_runs([a], [other_seed]).tasks
     assert "held-out seed A: 1, B: 2" in task.refused["en"]
+    # under --limit the first N of the hold-out were scored: the same N are rebuilt
+    limited = [make_run(n, {("pawsx", "en"): 5}, held_out=held, limit=15) for n in ("d", "e")]
+    (task,) = compare_runs(limited[:1], limited[1:]).tasks
+    assert not task.refused and task.languages[0].units == 15
 
 
 # ---------------------------------------------------------------- seeds and the command

@@ -87,9 +87,13 @@ def training_data(
     if dev_data.origin == train_data.origin:
         kept = min(holdout, len(pool) // 5)
         dev, pool = pool[:kept], pool[kept:]
+        scored = ""
+        if dev_limit and dev_limit < kept:  # fewer scored, but the same ones trained on
+            dev = dev[:dev_limit]
+            scored = f" ({dev_limit} of them scored: the limit)"
         dev_info = describe(dev_data, dev_split, lang, len(dev)) | {"held_out_from_train": True}
         log(
-            f"{task.name}: dev is the training data ({train_data.origin}): {len(dev)} examples held out for model selection"
+            f"{task.name}: dev is the training data ({train_data.origin}): {kept} examples held out for model selection{scored}"
         )
     else:
         dev = [e for e in dev_data.examples if has_gold(e)]
