@@ -35,6 +35,12 @@ def _training_console() -> Any:
     return _console(quiet=not is_main())
 
 
+def _dim_log(console: Any) -> Callable[[str], None]:
+    """Progress lines, dimmed and printed as they are: they quote paths and data notes,
+    which rich would otherwise read as markup (``.[offline]`` shown as ``.``)."""
+    return lambda line: console.print(line, style="dim", markup=False, highlight=False)
+
+
 def _registry(registries: tuple[str, ...]) -> Any:
     from harness.registry import load_registry
 
@@ -64,6 +70,7 @@ def main() -> None:
 @REGISTRY_OPTION
 def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
     """List registry entries (all sections, or one)."""
+    from rich.markup import escape
     from rich.table import Table
 
     registry = _registry(registries)
@@ -74,19 +81,20 @@ def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
             table.add_column("suite")
             table.add_column("members")
             for suite, members in registry.suites.items():
-                table.add_row(suite, ", ".join(members))
+                table.add_row(escape(suite), escape(", ".join(members)))
         elif name == "models":
             for column in ("model", "source", "path", "description"):
                 table.add_column(column)
             for model in registry.models.values():
-                table.add_row(model.name, model.source, model.path, model.description)
+                cells = (model.name, model.source, model.path, model.description)
+                table.add_row(*map(escape, cells))
         else:
             for column in ("task", "kind", "metric", "languages", "description"):
                 table.add_column(column)
             for task in getattr(registry, name).values():
-                table.add_row(
-                    task.name, task.kind, task.metric, str(len(task.languages)), task.description
-                )
+                languages = str(len(task.languages))
+                cells = (task.name, task.kind, task.metric, languages, task.description)
+                table.add_row(*map(escape, cells))
         console.print(table)
 
 
@@ -369,9 +377,11 @@ def eval_command(
     )
     console = _training_console()
     started = time.time()
-    data = run_targets(tasks, options, lambda line: console.print(f"[dim]{line}[/]"))
+    data = run_targets(tasks, options, _dim_log(console))
     _show(console, data)
-    console.print(f"results: {options.output / 'results.json'}  ({time.time() - started:.0f} s)")
+    console.print(
+        f"results: {options.output / 'results.json'}  ({time.time() - started:.0f} s)", markup=False
+    )
 
 
 @main.command("train")
@@ -392,6 +402,7 @@ def eval_command(
 @TRAINING_OPTIONS
 def train_command(model_name: str, registries: tuple[str, ...], output: Path, **o: Any) -> None:
     """Train the encoder on English intermediate tasks and save a checkpoint for `eval --model`."""
+    from rich.markup import escape
     from rich.table import Table
 
     from harness.intermediates.stage import train_intermediate
@@ -401,13 +412,14 @@ def train_command(model_name: str, registries: tuple[str, ...], output: Path, **
     options = intermediate_options(registry.model(model_name), output, o, tasks)
     console = _training_console()
     started = time.time()
-    summary = train_intermediate(options, lambda line: console.print(f"[dim]{line}[/]"))
-    table = Table(title=f"intermediate dev scores ({output})", title_justify="left")
+    summary = train_intermediate(options, _dim_log(console))
+    table = Table(title=f"intermediate dev scores ({escape(str(output))})", title_justify="left")
     for column in ("task", "kind", "metric", "steps", "dev"):
         table.add_column(column, justify="right" if column in ("steps", "dev") else "left")
     for name, block in summary["tasks"].items():
         dev = ", ".join(f"{k} {v:.1f}" for k, v in block["dev"].items())
-        table.add_row(name, block["kind"], block["metric"], str(block["steps"]), dev)
+        cells = (name, block["kind"], block["metric"], str(block["steps"]), dev)
+        table.add_row(*map(escape, cells))
     console.print(table)
     params = summary["parameters"]
     console.print(
@@ -466,10 +478,10 @@ def run_command(
         targets,
         seed_list,
         baseline,
-        lambda line: console.print(f"[dim]{line}[/]"),
+        _dim_log(console),
     )
     console.print(study_table(study))
-    console.print(f"study: {root / 'study.json'}  ({time.time() - started:.0f} s)")
+    console.print(f"study: {root / 'study.json'}  ({time.time() - started:.0f} s)", markup=False)
 
 
 # what a study file says in fields of its own rather than in ``settings``
@@ -548,7 +560,8 @@ def sweep_command(
     )
     console.print(
         ", ".join(f"{n} {status}" for status, n in summary["counts"].items())
-        + f"  ({summary['seconds']:.0f} s; {study.output / SWEEP_JSON})"
+        + f"  ({summary['seconds']:.0f} s; {study.output / SWEEP_JSON})",
+        markup=False,
     )
     failed = problems(summary)
     for line in failed:

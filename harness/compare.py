@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import ConfigError, HarnessError
@@ -618,10 +619,11 @@ def comparison_table(comparison: Comparison) -> Table:
         table.add_column(column, justify="left" if column in ("task", "lang") else "right")
     for t in comparison.tasks:
         for c in t.languages:
-            table.add_row(t.task, c.lang, str(c.units), *_cells(c.difference, comparison.samples))
+            cells = _cells(c.difference, comparison.samples)
+            table.add_row(escape(t.task), escape(c.lang), str(c.units), *cells)
         if t.total is not None:
             table.add_row(
-                f"[bold]{t.task}[/]",
+                f"[bold]{escape(t.task)}[/]",
                 "[bold]all[/]",
                 f"{len(t.languages)} lang{'' if len(t.languages) == 1 else 's'}",
                 *_cells(t.total, comparison.samples),

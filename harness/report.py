@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import ConfigError
@@ -35,13 +36,15 @@ def _fmt(value: Any) -> str:
 def task_table(name: str, block: dict[str, Any]) -> Table:
     languages: dict[str, dict[str, Any]] = block["languages"]
     metrics = [m for m in next(iter(languages.values()), {}) if m != "examples"]
-    table = Table(title=f"{name} ({block.get('metric', '')})", title_justify="left")
+    title = escape(f"{name} ({block.get('metric', '')})")
+    table = Table(title=title, title_justify="left")
     table.add_column("lang")
     for metric in metrics:
         table.add_column(metric, justify="right")
     table.add_column("examples", justify="right", style="dim")
     for lang, values in languages.items():
-        table.add_row(lang, *(_fmt(values.get(m)) for m in metrics), _fmt(values.get("examples")))
+        cells = (lang, *(_fmt(values.get(m)) for m in metrics), _fmt(values.get("examples")))
+        table.add_row(*map(escape, cells))
     if languages:
         means = [sum(v[m] for v in languages.values()) / len(languages) for m in metrics]
         table.add_row("avg", *(_fmt(m) for m in means), "", style="bold")
@@ -53,15 +56,10 @@ def summary_table(data: dict[str, Any]) -> Table:
     for column in ("task", "group", "metric", "languages", "score"):
         table.add_column(column, justify="right" if column in ("languages", "score") else "left")
     for name, block in data.get("results", {}).items():
-        table.add_row(
-            name,
-            block.get("group") or "",
-            block.get("metric", ""),
-            str(len(block["languages"])),
-            _fmt(block.get("score")),
-        )
+        cells = (name, block.get("group") or "", block.get("metric", ""))
+        table.add_row(*map(escape, cells), str(len(block["languages"])), _fmt(block.get("score")))
     for group, score in (data.get("groups") or {}).items():
-        table.add_row(f"[italic]{group}[/]", "", "group mean", "", _fmt(score))
+        table.add_row(f"[italic]{escape(group)}[/]", "", "group mean", "", _fmt(score))
     if data.get("xtreme_score") is not None:
         missing = sum(len(langs) for langs in (data.get("missing_languages") or {}).values())
         note = f"score ({missing} languages missing)" if missing else "score"
@@ -208,14 +206,14 @@ def report_table(runs: Sequence[Run]) -> Table:
     table = Table(title="report", title_justify="left")
     table.add_column("")
     for run in runs:
-        table.add_column(run.name, justify="right")
+        table.add_column(escape(run.name), justify="right")
     for row in rows:
         cells = [_cell(row, i) for i in range(len(runs))]
         if row.kind == "task":
-            table.add_row(row.label, *cells)
+            table.add_row(escape(row.label), *cells)
         else:
             style = "italic" if row.kind == "group" else "bold"
-            table.add_row(row.label, *cells, style=style)
+            table.add_row(escape(row.label), *cells, style=style)
     if any(any(row.incomplete) for row in rows):
         table.caption = INCOMPLETE_LEGEND
         table.caption_justify = "left"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny_model import write_xtreme
 
 from harness.cli import main
 
@@ -161,6 +162,28 @@ def test_list_and_validate(tmp_path: Path) -> None:
     assert code == 1 and "bad.yaml: targets.xnli.kind" in output
     code, output = run("list", "--registry", str(bad))
     assert code == 2 and "targets.xnli.kind" in output
+
+
+def test_text_from_registries_paths_and_data_is_printed_as_it_is(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    """Square brackets are rich markup: ``.[offline]`` must not print as ``.``."""
+    registry = tmp_path / "mine.yaml"
+    registry.write_text(
+        "models:\n  mine:\n    source: local\n    path: /models/[v2]\n"
+        "    description: needs pip install -e .[offline], then [/] works\n"
+    )
+    code, output = run("list", "models", "--registry", str(registry))
+    flat = output.replace("\n", "")
+    assert code == 0 and ".[offline]" in flat and "[/] works" in flat and "[v2]" in flat
+    assert ".[offline]" in run("list", "models")[1].replace("\n", "")  # e5-small's own
+    data, out = write_xtreme(tmp_path / "download[b]"), tmp_path / "run[dim]"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "tatoeba", "--data-dir", str(data),
+                       "--languages", "de,ja", "--output", str(out))  # fmt: skip
+    flat = output.replace("\n", "")
+    assert code == 0, output
+    assert "download[b]/tatoeba" in flat  # the skipped language's missing file
+    assert "run[dim]/results.json" in flat
 
 
 def test_saved_target_model_loads_back_as_model(

@@ -182,6 +182,12 @@ def test_transfer_gap_needs_english() -> None:
     assert transfer_gap({"en": 90.0}) is None
 
 
+def test_run_names_are_printed_as_they_are(tmp_path: Path) -> None:
+    run = scored_run(tmp_path / "xlmr[lora]", {"pawsx": {"en": 80.0}})
+    code, output = cli("report", str(run))
+    assert code == 0 and "xlmr[lora]" in output
+
+
 def test_run_names_tell_runs_apart(tmp_path: Path) -> None:
     paths = [tmp_path / "study-a" / "seed1", tmp_path / "study-b" / "seed1", tmp_path / "x"]
     assert run_names(paths) == ["study-a/seed1", "study-b/seed1", "x"]

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from harness.engine.distributed import is_main
@@ -113,7 +114,7 @@ def _arm_scores(by_seed: dict[int, dict[str, Any]], targets: Sequence[TaskSpec])
 def study_table(study: dict[str, Any]) -> Table:
     arms = study["arms"]
     title = f"{study['model']}: {' + '.join(study['intermediates'])} vs no intermediate step (seeds {', '.join(map(str, study['seeds']))})"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     table.add_column("task")
     for arm in ARMS:
         if arm in arms:
@@ -130,5 +131,5 @@ def study_table(study: dict[str, Any]) -> Table:
             shown.append(f"[{'green' if diff > 0 else 'red'}]{diff:+.1f}[/]")
         elif len(cells) == 2:
             shown.append("-")
-        table.add_row("XTREME" if row == "xtreme_score" else row, *shown)
+        table.add_row("XTREME" if row == "xtreme_score" else escape(row), *shown)
     return table
