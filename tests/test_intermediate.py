@@ -17,6 +17,7 @@ from harness.cli import main
 from harness.data.examples import PairExample, TextExample
 from harness.engine.train import Stream, TrainSettings, train, train_streams
 from harness.errors import ConfigError
+from harness.intermediates.pipeline import study_table
 from harness.intermediates.sampler import SamplerSpec
 from harness.intermediates.stage import IntermediateOptions, load_task_model, train_intermediate
 from harness.models.adapters import AdapterSpec, apply_adapter, load_adapter
@@ -278,6 +279,16 @@ def test_run_compares_with_the_baseline_over_seeds(
     assert "difference" in output and "pawsx" in output
     assert (out / "intermediate-seed2" / "config.json").is_file()
     assert (out / "baseline-seed1" / "results.json").is_file()
+
+
+def test_the_study_table_claims_a_comparison_only_with_a_baseline() -> None:
+    score = {"pawsx": {"mean": 60.0, "std": 1.0, "values": [59.0, 61.0]}}
+    study = {"model": "m", "intermediates": ["cosmosqa"], "seeds": [1, 2], "targets": ["pawsx"]}
+    alone = study_table(study | {"arms": {"intermediate": score}})
+    assert alone.title == "m: cosmosqa (seeds 1, 2)" and len(alone.columns) == 2
+    both = study_table(study | {"arms": {"baseline": score, "intermediate": score}})
+    assert both.title == "m: cosmosqa vs no intermediate step (seeds 1, 2)"
+    assert [c.header for c in both.columns] == ["task", "baseline", "intermediate", "difference"]
 
 
 @pytest.mark.realdata

@@ -113,7 +113,9 @@ def _arm_scores(by_seed: dict[int, dict[str, Any]], targets: Sequence[TaskSpec])
 
 def study_table(study: dict[str, Any]) -> Table:
     arms = study["arms"]
-    title = f"{study['model']}: {' + '.join(study['intermediates'])} vs no intermediate step (seeds {', '.join(map(str, study['seeds']))})"
+    against = " vs no intermediate step" if "baseline" in arms else ""
+    seeds = ", ".join(map(str, study["seeds"]))
+    title = f"{study['model']}: {' + '.join(study['intermediates'])}{against} (seeds {seeds})"
     table = Table(title=escape(title), title_justify="left")
     table.add_column("task")
     for arm in ARMS:
