@@ -132,6 +132,7 @@ def _options(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return apply
 
 
+OVERRIDES = ("epochs", "lr", "batch_size", "max_length")  # options over the tasks' defaults
 MODEL_OPTION = click.option(
     "--model", "model_name", required=True, help="Registry name, checkpoint folder or hub id."
 )
@@ -255,10 +256,18 @@ INTERMEDIATE_OPTIONS = _options(
 )
 
 
-def _positive(**values: int | None) -> None:
-    for name, value in values.items():
-        if value is not None and value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+def _check_training_options(o: dict[str, Any]) -> None:
+    """The numeric options shared by the training commands, each within its range."""
+    from harness.specs import hyperparameter_problem
+
+    for name in ("limit", "train_limit"):
+        if o[name] is not None and o[name] < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {o[name]}")
+    for name in OVERRIDES:
+        if o[name] is not None and (problem := hyperparameter_problem(name, o[name])):
+            raise ConfigError(f"--{name.replace('_', '-')} {problem}")
+    if o["eval_every"] < 0:
+        raise ConfigError(f"--eval-every must not be negative, got {o['eval_every']}")
 
 
 def _adapter(method: str, options: tuple[str, ...]) -> Any:
@@ -284,7 +293,7 @@ def eval_options(
 
     if o["data_dir"] is not None and not o["data_dir"].is_dir():
         raise ConfigError(f"--data-dir {o['data_dir']}: folder not found")
-    _positive(limit=o["limit"], train_limit=o["train_limit"], batch_size=o["batch_size"])
+    _check_training_options(o)
     wanted = tuple(lang.strip() for lang in o["languages"].split(",") if lang.strip())
     known = {lang for task in tasks for lang in task.languages}
     unknown = [lang for lang in wanted if lang not in known]
@@ -298,7 +307,7 @@ def eval_options(
         data_dir=o["data_dir"],
         languages=wanted,
         seed=o["seed"],
-        overrides={k: o[k] for k in ("epochs", "lr", "batch_size", "max_length")},
+        overrides={k: o[k] for k in OVERRIDES},
         limit=o["limit"],
         train_limit=o["train_limit"],
         train_split=o["train_split"],
@@ -323,14 +332,14 @@ def intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: lis
 
     if o["intermediate_dir"] is not None and not o["intermediate_dir"].is_dir():
         raise ConfigError(f"--intermediate-dir {o['intermediate_dir']}: folder not found")
-    _positive(limit=o["limit"], train_limit=o["train_limit"], batch_size=o["batch_size"])
+    _check_training_options(o)
     return IntermediateOptions(
         model=model,
         tasks=tasks,
         output=output,
         data_dir=o["intermediate_dir"],
         seed=o["seed"],
-        overrides={k: o[k] for k in ("epochs", "lr", "batch_size", "max_length")},
+        overrides={k: o[k] for k in OVERRIDES},
         train_limit=o["train_limit"],
         limit=o["limit"],
         sampler=SamplerSpec(o["sampler"], o["temperature"], o["cap"]),

@@ -290,8 +290,8 @@ class TaskSpec:
                 raise f.error(
                     f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}"
                 ) from None
-            if defaults[key] < 0:
-                raise f.error(f"defaults.{key}", f"must not be negative, got {value!r}")
+            if problem := hyperparameter_problem(key, defaults[key]):
+                raise f.error(f"defaults.{key}", problem)
         retrieval_raw = f.get("retrieval", dict, {})
         r = _Fields(retrieval_raw, source, f"{where}.retrieval", set(RETRIEVAL_FIELDS))
         retrieval = {
@@ -331,6 +331,21 @@ HYPERPARAMETERS: dict[str, type] = {
     "eval_max_tokens": int,
     "eval_streams": int,
 }
+# 0 means something for these (no warmup, no decay, the device's default); the rest
+# must be positive
+MAY_BE_ZERO = {"warmup", "weight_decay", "eval_max_tokens", "eval_streams"}
+
+
+def hyperparameter_problem(key: str, value: float) -> str | None:
+    """What is wrong with ``value`` for hyperparameter ``key``, if anything."""
+    if key in MAY_BE_ZERO:
+        if value < 0:
+            return f"must not be negative, got {value!r}"
+    elif not value > 0:
+        return f"must be positive, got {value!r}"
+    if key == "warmup" and value > 1:
+        return f"is a fraction of the training steps, at most 1, got {value!r}"
+    return None
 
 
 @dataclass(frozen=True)

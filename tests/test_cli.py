@@ -116,6 +116,11 @@ def test_retrieval_targets_need_no_training(
         (["--data-dir", "/no/such/folder"], "folder not found"),
         (["--languages", "tlh"], "--languages: tlh not in any of pawsx"),
         (["--limit", "0"], "--limit must be at least 1"),
+        (["--epochs", "-1"], "--epochs must be positive, got -1.0"),
+        (["--lr", "0"], "--lr must be positive, got 0.0"),
+        (["--batch-size", "0"], "--batch-size must be positive, got 0"),
+        (["--max-length", "0"], "--max-length must be positive, got 0"),
+        (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),
     ],
 )
 def test_bad_input_gets_one_clear_line(

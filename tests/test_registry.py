@@ -117,6 +117,16 @@ def test_environment_variable_adds_registry_files(
             "must not be negative",
         ),
         (
+            "targets:\n  xnli:\n    defaults: {epochs: 0}\n",
+            "targets.xnli.defaults.epochs",
+            "must be positive, got 0.0",
+        ),
+        (
+            "targets:\n  xnli:\n    defaults: {warmup: 10}\n",
+            "targets.xnli.defaults.warmup",
+            "a fraction of the training steps, at most 1",
+        ),
+        (
             "targets:\n  xnli:\n    defaults: {learning_rate: 1}\n",
             "targets.xnli.defaults.learning_rate",
             "unknown setting",

@@ -70,6 +70,7 @@ def tiny_study(tmp_path: Path, tiny_model: Path, xtreme_dir: Path, intermediate_
         ({"settings": {"lr": "fast"}}, "settings", "lr: 'fast' is not a valid float"),
         ({"settings": {"epoch": 2}}, "settings", "unknown setting epoch"),
         ({"settings": {"limit": 0}}, "settings", "--limit must be at least 1"),
+        ({"settings": {"epochs": -2}}, "settings", "--epochs must be positive"),
         ({"settings": {"data_dir": "missing"}}, "settings", "folder not found"),
         ({"resources": {"gpus": -1}}, "resources.gpus", "expected a number >= 0"),
         ({"retries": -1}, "retries", "expected an integer >= 0"),
