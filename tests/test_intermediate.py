@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -210,6 +211,22 @@ def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
     assert changed, "nothing trained"
     assert all("lora_" in k or k.startswith("classifier") for k in changed), sorted(changed)
     assert any("lora_B" in k for k in changed) and any(k.startswith("classifier") for k in changed)
+
+
+@pytest.mark.parametrize(
+    ("adapter", "message"),
+    [
+        (AdapterSpec("lora", {"r": "x"}), "adapter lora: option r='x' must be int"),
+        (AdapterSpec("lora", {"use_dora": "yes"}), "option use_dora='yes' must be bool"),
+        (AdapterSpec("lora", {"rank": 4}), "unexpected keyword argument 'rank'"),
+        (AdapterSpec("prefix_tuning"), "not a peft method that injects into layers"),
+        (AdapterSpec("full", {"r": 4}), "adapter options given, but the adapter is full"),
+    ],
+)
+def test_bad_adapter_options_are_named(spec: ModelSpec, adapter: AdapterSpec, message: str) -> None:
+    model = load_model(spec, "AutoModel")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        apply_adapter(model, adapter)
 
 
 def run(*args: str) -> tuple[int, str]:

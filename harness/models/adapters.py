@@ -31,15 +31,37 @@ class AdapterSpec:
 
 
 def _config_class(method: str) -> Any:
+    from peft import PromptLearningConfig
     from peft.mapping import PEFT_TYPE_TO_CONFIG_MAPPING, PEFT_TYPE_TO_TUNER_MAPPING
 
-    name = method.upper()
-    if name not in PEFT_TYPE_TO_TUNER_MAPPING:
-        known = sorted(m.lower() for m in PEFT_TYPE_TO_TUNER_MAPPING)
+    # prompt methods (prefix, prompt, p-tuning, adaption prompt) add virtual tokens to a
+    # generative model's inputs rather than weights to its layers
+    injecting = {
+        name.lower(): PEFT_TYPE_TO_CONFIG_MAPPING[name]
+        for name in PEFT_TYPE_TO_TUNER_MAPPING
+        if name != "ADAPTION_PROMPT"
+        and not issubclass(PEFT_TYPE_TO_CONFIG_MAPPING[name], PromptLearningConfig)
+    }
+    if method.lower() not in injecting:
         raise ConfigError(
-            f"adapter {method!r}: not a peft method that injects into layers; one of: full, {', '.join(known)}"
+            f"adapter {method!r}: not a peft method that injects into layers; one of: full, {', '.join(sorted(injecting))}"
         )
-    return PEFT_TYPE_TO_CONFIG_MAPPING[name]
+    return injecting[method.lower()]
+
+
+def _check_values(method: str, config_class: Any, options: dict[str, Any]) -> None:
+    """Each option of a plain number or flag field given one of its kind: peft takes
+    ``r="x"`` and fails later, inside the model, with a bare comparison error."""
+    import typing
+
+    accepted = {int: (int,), float: (int, float), bool: (bool,)}
+    hints = typing.get_type_hints(config_class)
+    for key, value in options.items():
+        kind = hints.get(key)
+        if kind not in accepted:  # unions, lists, strings: peft's own checks
+            continue
+        if type(value) not in accepted[kind]:
+            raise ConfigError(f"adapter {method}: option {key}={value!r} must be {kind.__name__}")
 
 
 def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
@@ -50,8 +72,10 @@ def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
         return None
     from peft import get_peft_model
 
+    config_class = _config_class(spec.method)
+    _check_values(spec.method, config_class, spec.options)
     try:
-        config = _config_class(spec.method)(**spec.options)
+        config = config_class(**spec.options)
     except TypeError as err:
         raise ConfigError(f"adapter {spec.method}: {err}") from None
     try:
