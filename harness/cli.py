@@ -510,10 +510,18 @@ def run_options(settings: Mapping[str, Any]) -> dict[str, Any]:
         )
     resolved = {name: ctx.params[name] for name in params}
     for name, value in settings.items():
+        if isinstance(value, list) and not params[name].multiple:
+            if name != "languages":
+                raise ConfigError(f"{name}: expected one value, got a list {value!r}")
+            value = ",".join(map(str, value))  # a YAML list for the comma-separated one
+        if isinstance(value, str) and params[name].multiple:
+            value = [value]  # one of a repeatable option's values
         try:
             resolved[name] = params[name].type_cast_value(ctx, value)
         except click.BadParameter as err:
             raise ConfigError(f"{name}: {err.message}") from None
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{name}: {value!r}: {err}") from None
     return resolved
 
 

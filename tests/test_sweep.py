@@ -71,6 +71,12 @@ def tiny_study(tmp_path: Path, tiny_model: Path, xtreme_dir: Path, intermediate_
         ({"settings": {"epoch": 2}}, "settings", "unknown setting epoch"),
         ({"settings": {"limit": 0}}, "settings", "--limit must be at least 1"),
         ({"settings": {"epochs": -2}}, "settings", "--epochs must be positive"),
+        (
+            {"settings": {"train_split": ["a", "b"]}},
+            "settings",
+            "train_split: expected one value, got a list",
+        ),
+        ({"settings": {"epochs": {"a": 1}}}, "settings", "epochs: {'a': 1}: float() argument"),
         ({"settings": {"data_dir": "missing"}}, "settings", "folder not found"),
         ({"resources": {"gpus": -1}}, "resources.gpus", "expected a number >= 0"),
         ({"retries": -1}, "retries", "expected an integer >= 0"),
@@ -88,6 +94,17 @@ def test_a_bad_field_is_named_with_its_file(
         load_study(path)
     assert str(caught.value).startswith(f"{path}: {field}: "), str(caught.value)
     assert message in str(caught.value)
+
+
+def test_settings_take_yaml_lists_where_the_command_line_takes_several_values(
+    tmp_path: Path,
+) -> None:
+    path = write_study(
+        tmp_path, models=["xlm-roberta-base"], intermediates=["mnli"], targets="xnli",
+        settings={"languages": ["en", "de"], "adapter": "lora", "adapter_options": "r=8"},
+    )  # fmt: skip
+    options = load_study(path).options
+    assert options["languages"] == "en,de" and options["adapter_options"] == ("r=8",)
 
 
 def test_expansion_gives_readable_ids_and_puts_training_first(tmp_path: Path) -> None:
