@@ -172,6 +172,23 @@ def test_ccg_like_tagging_learns_its_label_set_from_training_data() -> None:
     assert kind.labels == ("N", "NP/N", "S\\NP")
 
 
+def test_a_tag_unseen_in_training_adds_no_loss_and_scores_as_missed(spec: ModelSpec) -> None:
+    """A dev or test supertag the training data lacked (a label set learnt from training)."""
+    task = load_registry().intermediates["ccg"]
+    kind = task_kind(task, [TaggedSentence(("a", "b"), ("NP/N", "N"))])
+    example = TaggedSentence(("a", "b", "c"), ("NP/N", "N", "(S\\NP)/NP"))
+    features = kind.encode([example], load_tokenizer(spec), EncodeSettings(max_length=32))
+    labels = [
+        lab
+        for f in features
+        for w, lab in zip(f["word_index"], f["labels"], strict=True)
+        if w is not None
+    ]
+    assert labels == [kind.labels.index("NP/N"), kind.labels.index("N"), IGNORE_INDEX]
+    scores = kind.score([["NP/N", "N", "N"]], [example], "en")
+    assert scores["token_accuracy"] == pytest.approx(200 / 3)
+
+
 def _separable(n: int, seed: int) -> list[PairExample]:
     rng = random.Random(seed)
     positive, negative = (

@@ -62,8 +62,12 @@ class Tagging(TaskKind):
                     "word_index": [None, *firsts, None],
                 }
                 if example.tags is not None:
+                    # a tag the label set lacks (one unseen in training, where the
+                    # registry lists none) adds no loss; it still scores as missed
                     feature["labels"] = [
-                        IGNORE_INDEX if w is None else self.label_index[example.tags[w]]
+                        IGNORE_INDEX
+                        if w is None
+                        else self.label_index.get(example.tags[w], IGNORE_INDEX)
                         for w in feature["word_index"]
                     ]
                 features.append(feature)
