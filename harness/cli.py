@@ -101,7 +101,8 @@ def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 def validate(files: tuple[str, ...]) -> None:
-    """Validate registry files (each merged over the built-in registry)."""
+    """Validate registry files (merged in order over the built-in registry, as --registry
+    merges them) and list every error."""
     from harness.registry import validate_files
 
     errors = validate_files(files)
@@ -301,6 +302,7 @@ def eval_options(
         raise ConfigError(
             f"--languages: {', '.join(unknown)} not in any of {', '.join(t.name for t in tasks)}"
         )
+    _check_splits(o, tasks)
     return EvalOptions(
         model=model,
         output=output,
@@ -324,6 +326,21 @@ def eval_options(
         adapter=_adapter(o["adapter"], o["adapter_options"]),
         registry_files=tuple(str(Path(f).resolve()) for f in user_files(o["registries"])),
     )
+
+
+def _check_splits(o: dict[str, Any], tasks: list[Any]) -> None:
+    """A chosen split that a target reads but lacks stops the command before any training."""
+    for task in tasks:
+        reads = {"train", "dev", "eval"} if task.kind != "retrieval" else {"eval"}
+        if task.metric == "bucc_f1":
+            reads.add("dev")
+        for role in sorted(reads):
+            chosen = o[f"{role}_split"]
+            if chosen is not None and chosen not in task.data:
+                raise ConfigError(
+                    f"--{role}-split {chosen}: {task.name} has no such split; "
+                    f"its splits: {', '.join(task.data)}"
+                )
 
 
 def intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: list[Any]) -> Any:

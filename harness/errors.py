@@ -20,12 +20,24 @@ class RegistryError(HarnessError):
         super().__init__(f"{source}: {where}: {message}")
 
 
+class RegistryErrors(RegistryError):
+    """Every error found in a set of registry files (``harness validate`` lists them all);
+    its own fields are the first one's."""
+
+    def __init__(self, errors: list[RegistryError]):
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.source, first.where, first.message)
+        self.args = ("\n".join(str(e) for e in errors),)
+
+
 class DataError(HarnessError):
     """A missing or malformed data file: names the file and, where known, the line."""
 
     def __init__(self, path: str, message: str, line: int | None = None):
         self.path = path
         self.line = line
+        self.message = message
         loc = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{loc}: {message}")
 

@@ -8,15 +8,17 @@ file may override one field of a built-in entry without repeating the rest.
 from __future__ import annotations
 
 import difflib
+import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from harness.errors import ConfigError, RegistryError
+from harness.errors import ConfigError, RegistryError, RegistryErrors
 from harness.specs import ModelSpec, TaskSpec
 
 BUILTIN = Path(__file__).with_name("registry.yaml")
@@ -65,13 +67,35 @@ class Registry:
                 raise ConfigError(
                     f"model folder {path} has no config.json (expected a Hugging Face checkpoint)"
                 )
-            return ModelSpec(name=str(path.resolve()), source="local", path=str(path.resolve()))
+            folder = str(path.resolve())
+            return ModelSpec(name=folder, source="local", path=folder, **_conventions(path))
         if name.count("/") == 1 and not name.startswith((".", "/", "~")):
             return ModelSpec(name=name, source="hub", path=name)
         raise ConfigError(
             f"unknown model {name!r}: not a registry name ({_suggest(name, self.models)}), "
             "not an existing checkpoint folder, not a hub id of the form org/name"
         )
+
+
+# a checkpoint ``harness train`` wrote: its summary names the model it was trained from
+TRAINED_FROM = "intermediate.json"
+CONVENTIONS = ("input_prefix", "layer", "pooling")
+
+
+def _conventions(folder: Path) -> dict[str, Any]:
+    """The input conventions (e5's "query: " prefix, say) of the model a ``harness
+    train`` checkpoint was trained from: the checkpoint expects the inputs it was
+    trained on. Nothing for any other checkpoint folder."""
+    summary = folder / TRAINED_FROM
+    if not summary.is_file():
+        return {}
+    try:
+        base = json.loads(summary.read_text(encoding="utf-8"))["settings"]["model"]
+        return {key: base[key] for key in CONVENTIONS if key in base}
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(
+            f"{summary}: not the summary harness train writes ({type(err).__name__}: {err})"
+        ) from None
 
 
 def _suggest(name: str, table: Iterable[str]) -> str:
@@ -96,13 +120,37 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML itself keeps
+    the last silently, so half of an entry would vanish)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor``, YAML's own
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_file(path: Path) -> dict[str, Any]:
-    """Parse one registry file and check its top level."""
+    """Parse one registry file and check its top level and its entry names."""
     source = str(path)
+    if path.is_dir():
+        raise RegistryError(source, "file", "is a folder; expected a registry YAML file")
     if not path.is_file():
         raise RegistryError(source, "file", "registry file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}
+    except UnicodeDecodeError as err:
+        raise RegistryError(
+            source, f"byte {err.start}", "not UTF-8 text (save the file as UTF-8)"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"
@@ -120,21 +168,47 @@ def read_file(path: Path) -> dict[str, Any]:
             )
         if not isinstance(entries, dict):
             raise RegistryError(source, str(section), "expected a mapping of named entries")
-    return raw
+        for name in entries:
+            if isinstance(name, bool) or not isinstance(name, str | int):
+                raise RegistryError(
+                    source,
+                    f"{section}.{name}",
+                    "expected a name (quote it: YAML reads yes/no/on/off as booleans)",
+                )
+    return {
+        section: {str(name): entry for name, entry in entries.items()}
+        for section, entries in raw.items()
+    }
 
 
-def user_files(extra: Sequence[str | Path] = ()) -> list[Path]:
+def user_files(extra: Sequence[str | Path] = (), environment: bool = True) -> list[Path]:
     """User registries: ``HARNESS_REGISTRY`` (os.pathsep-separated) first, then ``--registry`` files."""
-    env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    env = [p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p] if environment else []
     return [Path(p).expanduser() for p in [*env, *extra]]
 
 
-def load_registry(extra: Sequence[str | Path] = (), builtin: bool = True) -> Registry:
-    files = ([BUILTIN] if builtin else []) + user_files(extra)
+def load_registry(
+    extra: Sequence[str | Path] = (), builtin: bool = True, environment: bool = True
+) -> Registry:
+    """The built-in registry, then ``HARNESS_REGISTRY``'s files (unless not
+    ``environment``), then ``extra``, merged in that order. Raises RegistryError, or
+    RegistryErrors listing every error where there are several."""
+    files = ([BUILTIN] if builtin else []) + user_files(extra, environment)
+    errors: list[RegistryError] = []
+
+    def collect(check: Callable[[], Any]) -> Any:
+        try:
+            return check()
+        except RegistryErrors as err:
+            errors.extend(err.errors)
+        except RegistryError as err:
+            errors.append(err)
+        return None
+
     merged: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
     origin: dict[tuple[str, str], str] = {}
     for path in files:
-        for section, entries in read_file(path).items():
+        for section, entries in (collect(partial(read_file, path)) or {}).items():
             for name, entry in entries.items():
                 previous = merged[section].get(name)
                 if isinstance(previous, dict) and isinstance(entry, dict):
@@ -143,28 +217,74 @@ def load_registry(extra: Sequence[str | Path] = (), builtin: bool = True) -> Reg
                 origin[section, name] = str(path)
     registry = Registry(files=tuple(str(p) for p in files))
     for name, raw in merged["models"].items():
-        registry.models[name] = ModelSpec.parse(name, raw, origin["models", name])
+        model = collect(partial(ModelSpec.parse, name, raw, origin["models", name]))
+        if model is not None:
+            registry.models[name] = model
     for section, role in (("targets", "target"), ("intermediates", "intermediate")):
         table = getattr(registry, section)
         for name, raw in merged[section].items():
-            table[name] = TaskSpec.parse(name, role, raw, origin[section, name])
+            task = collect(partial(_parse_task, name, role, raw, origin[section, name]))
+            if task is not None:
+                table[name] = task
     for name, members in merged["suites"].items():
-        source = origin["suites", name]
-        if not isinstance(members, list) or not members:
-            raise RegistryError(source, f"suites.{name}", "expected a non-empty list of task names")
-        for i, member in enumerate(members):
-            if member not in registry.targets and member not in registry.intermediates:
-                raise RegistryError(source, f"suites.{name}[{i}]", f"unknown task {member!r}")
-        registry.suites[name] = tuple(members)
+        suite = collect(partial(_parse_suite, merged, name, members, origin["suites", name]))
+        if suite is not None:
+            registry.suites[name] = suite
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RegistryErrors(errors)
     return registry
 
 
+def _parse_task(name: str, role: str, raw: Any, source: str) -> TaskSpec:
+    from harness.data.resolve import source_problems
+
+    task = TaskSpec.parse(name, role, raw, source)
+    problems = [RegistryError(source, where, message) for where, message in source_problems(task)]
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise RegistryErrors(problems)
+    return task
+
+
+def _parse_suite(
+    merged: dict[str, dict[str, Any]], name: str, members: Any, source: str
+) -> tuple[str, ...]:
+    """A suite: a name for several targets, or for several intermediate tasks (one
+    command takes one kind), not itself the name of a task it would hide behind.
+    Members are looked up among the entries declared, valid or not (an invalid one has
+    its own error)."""
+    where = f"suites.{name}"
+    if name in merged["targets"] or name in merged["intermediates"]:
+        raise RegistryError(source, where, f"{name!r} is already a task's name")
+    if not isinstance(members, list) or not members:
+        raise RegistryError(source, where, "expected a non-empty list of task names")
+    sections = []
+    for i, member in enumerate(members):
+        found = [s for s in ("targets", "intermediates") if str(member) in merged[s]]
+        if not found:
+            raise RegistryError(source, f"{where}[{i}]", f"unknown task {member!r}")
+        sections.append(found[0])
+        if sections[i] != sections[0]:
+            raise RegistryError(
+                source,
+                f"{where}[{i}]",
+                f"{member!r} is one of the {sections[i]}, the suite's first member one of "
+                f"the {sections[0]}: a suite holds one kind",
+            )
+    return tuple(str(m) for m in members)
+
+
 def validate_files(paths: Sequence[str | Path]) -> list[str]:
-    """Validate user files, each merged over the built-in registry; returns the errors."""
-    errors = []
-    for path in paths:
-        try:
-            load_registry([path])
-        except RegistryError as err:
-            errors.append(str(err))
-    return errors
+    """Every error in user files merged in order over the built-in registry, as
+    ``--registry`` would merge them (``HARNESS_REGISTRY`` is left out: the files given
+    are the ones checked)."""
+    try:
+        load_registry(paths, environment=False)
+    except RegistryErrors as err:
+        return [str(e) for e in err.errors]
+    except RegistryError as err:
+        return [str(err)]
+    return []

@@ -7,6 +7,7 @@ once: its type, its default and the message a user sees when it is wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.errors import RegistryError
@@ -74,12 +75,21 @@ class _Fields:
     def error(self, name: str, message: str) -> RegistryError:
         return RegistryError(self.source, f"{self.where}.{name}", message)
 
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any = ..., choices=None):
-        if name not in self.raw or self.raw[name] is None:
+    def get(
+        self,
+        name: str,
+        kind: type | tuple[type, ...],
+        default: Any = ...,
+        choices: Any = None,
+        raw: Any = ...,
+    ) -> Any:
+        """Field ``name`` (or ``raw``, a value read from inside it) checked as ``kind``:
+        a bool is no number, and a float no int (8.7 is not a batch size)."""
+        value = self.raw.get(name) if raw is ... else raw
+        if value is None:
             if default is ...:
                 raise self.error(name, "required field is missing")
             return default
-        value = self.raw[name]
         if kind is float and isinstance(value, int | str) and not isinstance(value, bool):
             try:
                 value = float(value)
@@ -111,6 +121,12 @@ class _Fields:
     def string_map(self, name: str) -> dict[str, str]:
         value = self.get(name, dict, {})
         for key, item in value.items():
+            if isinstance(key, bool):
+                raise self.error(
+                    f"{name}.{key}",
+                    "expected a string key, got a boolean (quote it: YAML reads "
+                    "yes/no/on/off as booleans)",
+                )
             if not isinstance(item, str | int) or isinstance(item, bool):
                 raise self.error(f"{name}.{key}", f"expected a string, got {item!r}")
         return {str(k): str(v) for k, v in value.items()}
@@ -122,7 +138,9 @@ class DataSource:
 
     Local paths are patterns relative to the data folder, with ``{lang}``, ``{code}``
     (the language's file code, from ``codes``) and ``{split}`` filled in; multi-file
-    formats (tatoeba, bucc) give a mapping of named paths instead of one path.
+    formats (tatoeba, bucc) give a mapping of named paths instead of one path. A hub
+    dataset holding every language in one split (TyDiQA's) takes ``select``: column ->
+    glob pattern (placeholders filled), and only rows matching every pattern are read.
     """
 
     origin: str  # "local" or "hub"
@@ -133,10 +151,11 @@ class DataSource:
     revision: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
     codes: dict[str, str] = field(default_factory=dict)
+    select: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, raw: Any, origin: str, source: str, where: str) -> DataSource:
-        known = {"path", "format", "name", "split", "revision", "fields", "codes"}
+        known = {"path", "format", "name", "split", "revision", "fields", "codes", "select"}
         f = _Fields(raw, source, where, known)
         path = f.get("path", (str, dict))
         if isinstance(path, dict):
@@ -149,6 +168,11 @@ class DataSource:
             fmt = "hub"
             if not isinstance(path, str):
                 raise f.error("path", "a hub source takes one dataset id")
+        select = f.string_map("select")
+        if select and origin == "local":
+            raise f.error(
+                "select", "only a hub source selects rows (a local file is one language's)"
+            )
         return cls(
             origin=origin,
             path=path,
@@ -158,6 +182,7 @@ class DataSource:
             revision=f.get("revision", str, None),
             fields=f.string_map("fields"),
             codes=f.string_map("codes"),
+            select=select,
         )
 
     def code(self, lang: str) -> str:
@@ -272,6 +297,11 @@ class TaskSpec:
                     f"splits.{role_name}", f"split {splits[role_name]!r} has no entry under data"
                 )
         languages = f.strings("languages", ("en",))
+        if not languages:
+            raise f.error("languages", "expected at least one language")
+        if len(set(languages)) != len(languages):
+            twice = sorted({x for x in languages if languages.count(x) > 1})
+            raise f.error("languages", f"listed twice: {', '.join(twice)}")
         train_language = f.get("train_language", str, "en")
         if kind != "retrieval" and train_language not in languages:
             raise f.error(
@@ -284,12 +314,7 @@ class TaskSpec:
                     f"defaults.{key}",
                     f"unknown setting; expected one of {', '.join(HYPERPARAMETERS)}",
                 )
-            try:
-                defaults[key] = HYPERPARAMETERS[key](value)
-            except (TypeError, ValueError):
-                raise f.error(
-                    f"defaults.{key}", f"expected {HYPERPARAMETERS[key].__name__}, got {value!r}"
-                ) from None
+            defaults[key] = f.get(f"defaults.{key}", HYPERPARAMETERS[key], raw=value)
             if problem := hyperparameter_problem(key, defaults[key]):
                 raise f.error(f"defaults.{key}", problem)
         retrieval_raw = f.get("retrieval", dict, {})
@@ -367,6 +392,8 @@ class ModelSpec:
         f = _Fields(raw, source, f"models.{name}", known)
         origin = f.get("source", str, choices=MODEL_SOURCES)
         path = f.get("path", str, "" if origin == "e5_small" else ...)
+        if origin == "local":  # relative to the registry file, as study files' paths are
+            path = str(Path(source).parent / Path(path).expanduser())
         return cls(
             name=name,
             source=origin,

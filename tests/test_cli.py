@@ -121,6 +121,7 @@ def test_retrieval_targets_need_no_training(
         (["--batch-size", "0"], "--batch-size must be positive, got 0"),
         (["--max-length", "0"], "--max-length must be positive, got 0"),
         (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),
+        (["--eval-split", "tst"], "--eval-split tst: pawsx has no such split; its splits: train"),
     ],
 )
 def test_bad_input_gets_one_clear_line(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError, RegistryError
+from harness.errors import ConfigError, RegistryError, RegistryErrors
 from harness.registry import load_registry, validate_files
 
 XTREME_LANGUAGES = {
@@ -109,7 +109,7 @@ def test_environment_variable_adds_registry_files(
         (
             "targets:\n  xnli:\n    defaults: {lr: fast}\n",
             "targets.xnli.defaults.lr",
-            "expected float",
+            "expected a number",
         ),
         (
             "targets:\n  xnli:\n    defaults: {eval_max_tokens: -512}\n",
@@ -148,6 +148,79 @@ def test_environment_variable_adds_registry_files(
         ("widgets: {}\n", "widgets", "unknown section"),
         ("targets: [xnli]\n", "targets", "expected a mapping"),
         ("targets:\n  xnli: {kind: [\n", "line", "invalid YAML"),
+        (
+            "targets:\n  xnli:\n    metric: accuracy\n    metric: f1\n",
+            "line 4",
+            "duplicate key 'metric'",
+        ),
+        ("suites:\n  yes: [xnli]\n", "suites.True", "quote it"),
+        (
+            "targets:\n  xnli:\n    defaults: {batch_size: 8.7}\n",
+            "targets.xnli.defaults.batch_size",
+            "expected int, got 8.7",
+        ),
+        (
+            "targets:\n  xnli:\n    defaults: {epochs: true}\n",
+            "targets.xnli.defaults.epochs",
+            "expected float, got True",
+        ),
+        (
+            "targets:\n  xnli:\n    languages: [en, de, en]\n",
+            "targets.xnli.languages",
+            "listed twice: en",
+        ),
+        (
+            "targets:\n  xnli:\n    languages: []\n",
+            "targets.xnli.languages",
+            "at least one language",
+        ),
+        (
+            "targets:\n  tatoeba:\n    data: {test: {local: {codes: {no: nob}}}}\n",
+            "targets.tatoeba.data.test.local.codes.False",
+            "quote it",
+        ),
+        (
+            "targets:\n  xnli:\n    data: {test: {local: {path: 'xnli/test-{lng}.tsv'}}}\n",
+            "targets.xnli.data.test.local",
+            "bad placeholder",
+        ),
+        (
+            "targets:\n  xnli:\n    data: {test: {local: {path: xnli/test.tsv}}}\n",
+            "targets.xnli.data.test.local",
+            "every language would read the same data (xnli/test.tsv)",
+        ),
+        (
+            "targets:\n  xnli:\n    data: {test: {local: {format: squad_json}}}\n",
+            "targets.xnli.data.test.local",
+            "format squad_json cannot hold pair_classification examples",
+        ),
+        (
+            "targets:\n  xnli:\n    data: {test: {local: {fields: {premise: a}}}}\n",
+            "targets.xnli.data.test.local",
+            "fields.premise: not used by format pair_tsv",
+        ),
+        (
+            "targets:\n  bucc2018:\n    data: {dev: {local: {path: {src: a}}}}\n",
+            "targets.bucc2018.data.dev.local",
+            "path.src: not a file of format bucc",
+        ),
+        (
+            "targets:\n  tatoeba:\n    metric: bucc_f1\n",
+            "targets.tatoeba.data.test.local",
+            "metric bucc_f1 needs format bucc, not tatoeba",
+        ),
+        (
+            "targets:\n  bucc2018:\n    splits: {dev: tuning}\n",
+            "targets.bucc2018.splits.dev",
+            "'tuning' has no entry under data",
+        ),
+        (
+            "targets:\n  xnli:\n    data: {test: {local: {select: {id: x}}}}\n",
+            "targets.xnli.data.test.local.select",
+            "only a hub source selects rows",
+        ),
+        ("suites:\n  mix: [pawsx, commonsenseqa]\n", "suites.mix[1]", "a suite holds one kind"),
+        ("suites:\n  pawsx: [xnli]\n", "suites.pawsx", "already a task's name"),
     ],
 )
 def test_invalid_registry_names_file_entry_and_field(
@@ -159,7 +232,78 @@ def test_invalid_registry_names_file_entry_and_field(
     assert info.value.source == str(user)
     assert info.value.where.startswith(where)
     assert expected in info.value.message
-    assert validate_files([user]) == [str(info.value)]
+    assert "\n".join(validate_files([user])) == str(info.value)
+
+
+def test_every_error_is_reported_and_files_merge_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate lists every error, not the first; a file may use another file's entries
+    (as with several --registry); HARNESS_REGISTRY is not among the files checked."""
+    bad = write(
+        tmp_path,
+        "models:\n  m1: {source: hub}\n  m2: {source: hub, path: 3}\n"
+        "targets:\n  pawsx:\n    metric: f1\n",
+        "bad.yaml",
+    )
+    errors = validate_files([bad])
+    assert [e.split(": ")[1] for e in errors] == [
+        "models.m1.path",
+        "models.m2.path",
+        "targets.pawsx.metric",
+    ]
+    with pytest.raises(RegistryErrors) as info:
+        load_registry([bad])
+    assert str(info.value).splitlines() == errors
+    tasks = write(
+        tmp_path,
+        "targets:\n  my-x:\n    kind: retrieval\n    metric: tatoeba_accuracy\n"
+        "    data: {test: {hub: {path: org/x}}}\n",
+        "tasks.yaml",
+    )
+    suite = write(tmp_path, "suites:\n  both: [my-x, pawsx]\n", "suite.yaml")
+    monkeypatch.setenv("HARNESS_REGISTRY", str(bad))
+    assert validate_files([tasks, suite]) == []
+    assert validate_files([suite]) == [f"{suite}: suites.both[0]: unknown task 'my-x'"]
+
+
+def test_unreadable_registry_files_are_named(tmp_path: Path) -> None:
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("models:\n  caf\xe9: {source: hub, path: a/b}\n".encode("latin-1"))
+    assert validate_files([latin]) == [f"{latin}: byte 13: not UTF-8 text (save the file as UTF-8)"]
+    assert validate_files([tmp_path]) == [
+        f"{tmp_path}: file: is a folder; expected a registry YAML file"
+    ]
+
+
+def test_hub_rows_are_selected_per_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TyDiQA's hub split holds every language: each language reads its own rows."""
+    import datasets
+
+    from harness.data.resolve import read_split
+
+    rows = [
+        {"id": f"{name}-{i}", "context": "a b c", "question": "q?", "title": "",
+         "answers": {"text": ["b"], "answer_start": [2]}}
+        for name in ("english", "arabic", "arabic")
+        for i in range(2)
+    ]  # fmt: skip
+    loaded = []
+
+    def load_dataset(path: str, name: str, split: str, revision: str | None) -> datasets.Dataset:
+        loaded.append((path, name, split))
+        return datasets.Dataset.from_list(rows)
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    task = load_registry().targets["tydiqa"]
+    arabic = read_split(task, "test", "ar", None)
+    assert [e.id for e in arabic.examples] == ["arabic-0", "arabic-1"] * 2
+    assert arabic.origin == "hub:google/xtreme/tydiqa:validation[id=arabic-*]"
+    assert len(read_split(task, "train", "en", None).examples) == 2
+    assert loaded == [
+        ("google/xtreme", "tydiqa", "validation"),
+        ("google/xtreme", "tydiqa", "train"),
+    ]
 
 
 def test_valid_user_file_passes_validation(tmp_path: Path) -> None:
@@ -189,3 +333,36 @@ def test_model_resolution(tmp_path: Path) -> None:
         registry.model(str(tmp_path / "ckpt"))
     (tmp_path / "ckpt" / "config.json").write_text("{}")
     assert registry.model(str(tmp_path / "ckpt")).source == "local"
+    assert registry.model(str(tmp_path / "ckpt")).input_prefix == ""
+
+
+def test_a_trained_checkpoint_keeps_its_base_models_input_conventions(tmp_path: Path) -> None:
+    """``harness train`` then ``eval --model CKPT``: e5's "query: " prefix goes along, as
+    in ``harness run``."""
+    import json
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    base = {"name": "e5-small", "input_prefix": "query: ", "layer": 8, "pooling": "first"}
+    (ckpt / "intermediate.json").write_text(json.dumps({"settings": {"model": base}}))
+    spec = load_registry().model(str(ckpt))
+    assert (spec.input_prefix, spec.layer, spec.pooling) == ("query: ", 8, "first")
+    (ckpt / "intermediate.json").write_text("{")
+    with pytest.raises(
+        ConfigError, match=r"intermediate\.json: not the summary harness train writes"
+    ):
+        load_registry().model(str(ckpt))
+
+
+def test_a_registry_model_path_is_relative_to_its_file(tmp_path: Path) -> None:
+    from harness.models.encoder import model_location
+
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    user = write(tmp_path, "models:\n  mine: {source: local, path: models/mine}\n")
+    spec = load_registry([user]).model("mine")
+    assert spec.path == str(tmp_path / "models" / "mine")
+    with pytest.raises(
+        ConfigError, match=r"model mine: checkpoint folder .*mine has no config\.json"
+    ):
+        model_location(spec)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
 
 from harness.data.examples import Bitext
@@ -20,13 +21,18 @@ class HubTarget:
     name: str | None
     split: str
     revision: str | None = None
+    select: tuple[tuple[str, str], ...] = ()  # (column, glob pattern): the rows read
 
     @property
     def origin(self) -> str:
-        """``hub:PATH[/NAME]:SPLIT[@REVISION]``."""
+        """``hub:PATH[/NAME]:SPLIT[@REVISION][COLUMN=PATTERN,...]``."""
         name = f"/{self.name}" if self.name else ""
         revision = f"@{self.revision}" if self.revision else ""
-        return f"hub:{self.path}{name}:{self.split}{revision}"
+        select = ",".join(f"{column}={pattern}" for column, pattern in self.select)
+        return f"hub:{self.path}{name}:{self.split}{revision}" + (f"[{select}]" if select else "")
+
+    def selects(self, row: dict[str, Any]) -> bool:
+        return all(fnmatchcase(str(row.get(c, "")), pattern) for c, pattern in self.select)
 
 
 def read_hub(target: HubTarget, mapper: RecordMapper, local_note: str = "") -> list[Any] | Bitext:
@@ -56,7 +62,10 @@ def read_hub(target: HubTarget, mapper: RecordMapper, local_note: str = "") -> l
         )
         if names is not None:
             mapper.class_names[attr] = names
-    examples = map_records(enumerate(dataset.to_list(), 1), mapper, target.origin, unit="row")
+    rows = [(n, row) for n, row in enumerate(dataset.to_list(), 1) if target.selects(row)]
+    if not rows:
+        raise DataError(target.origin, "no row matches select")
+    examples = map_records(rows, mapper, target.origin, unit="row")
     if mapper.task.kind == "retrieval":
         return Bitext(tuple(s for s, _ in examples), tuple(t for _, t in examples))
     return examples

@@ -164,8 +164,91 @@ def _read_member(
         name=_fill(hub, hub.name, split, lang, where) if hub.name else None,
         split=_fill(hub, hub.split or split, split, lang, where),
         revision=hub.revision,
+        select=tuple((c, _fill(hub, p, split, lang, where)) for c, p in hub.select.items()),
     )
     return SplitData(read_hub(target, _mapper(task, hub, target.origin), note), (), target.origin)
+
+
+def source_problems(task: TaskSpec) -> list[tuple[str, str]]:
+    """Mistakes in ``task``'s data sources that show without reading any data, as
+    (field path, message): checked when a registry loads, so ``harness validate`` finds
+    them and no run trains a model first and then trips over them."""
+    problems: list[tuple[str, str]] = []
+    per_language = _per_language_splits(task) if len(task.languages) > 1 else set()
+    first, second = task.languages[0], task.languages[-1]
+    for split, spec in task.data.items():
+        where = f"{task.role}s.{task.name}.data.{split}"
+        if spec.pool and task.kind == "retrieval":
+            problems.append((f"{where}.pool", "a pool cannot combine retrieval corpora"))
+        members = [(f"{where}.pool[{i}]", m) for i, m in enumerate(spec.pool)] or [(where, spec)]
+        for member_where, member in members:
+            for origin, source in (("local", member.local), ("hub", member.hub)):
+                if source is None:
+                    continue
+                at = f"{member_where}.{origin}"
+                try:
+                    _check_source(task, source, at)
+                    _check_retrieval_format(task, source, at)
+                    filled = _source_files(source, split, first, at)
+                    if split in per_language and filled == _source_files(source, split, second, at):
+                        raise DataError(
+                            at,
+                            f"the {split} split is read per language, but its "
+                            f"{'path' if origin == 'local' else 'path, name, split and select'} "
+                            "use neither {lang} nor {code}: every language would read "
+                            f"the same data ({', '.join(filled)})",
+                        )
+                except DataError as err:
+                    problems.append((err.path, err.message))
+    if task.metric == "bucc_f1" and task.splits["dev"] not in task.data:
+        problems.append(
+            (
+                f"{task.role}s.{task.name}.splits.dev",
+                f"bucc_f1 tunes its threshold on a dev split with gold pairs; "
+                f"{task.splits['dev']!r} has no entry under data",
+            )
+        )
+    return problems
+
+
+def _per_language_splits(task: TaskSpec) -> set[str]:
+    """The splits read once per language (the scored one, and the dev split a BUCC
+    threshold is tuned on), with the splits they fall back to."""
+    if task.kind == "mlm" or task.role == "intermediate":
+        return set()
+    roles = ("eval", "dev") if task.metric == "bucc_f1" else ("eval",)
+    pending = [task.splits[role] for role in roles if task.splits[role] in task.data]
+    found: set[str] = set()
+    while pending:
+        split = pending.pop()
+        if split not in found:
+            found.add(split)
+            fallback = task.data[split].fallback
+            if fallback is not None:
+                pending.append(fallback)
+    return found
+
+
+def _source_files(source: DataSource, split: str, lang: str, where: str) -> list[str]:
+    """What ``source`` names for ``lang``: its local file(s), or the hub dataset."""
+    if source.origin == "local":
+        return list(_relative_paths(source, split, lang, where).values())
+    parts = (str(source.path), source.name or "", source.split or split, *source.select.values())
+    return [_fill(source, part, split, lang, where) for part in parts]
+
+
+_RETRIEVAL_FORMATS = {"tatoeba_accuracy": ("tatoeba", "hub"), "bucc_f1": ("bucc",)}
+
+
+def _check_retrieval_format(task: TaskSpec, source: DataSource, where: str) -> None:
+    """A retrieval metric reads one corpus shape: Tatoeba's aligned pairs (local or hub)
+    or BUCC's corpora with gold pairs (local only)."""
+    formats = _RETRIEVAL_FORMATS.get(task.metric)
+    if formats is not None and source.format not in formats:
+        raise DataError(
+            where,
+            f"metric {task.metric} needs format {' or '.join(formats)}, not {source.format}",
+        )
 
 
 def _check_source(task: TaskSpec, source: DataSource, where: str) -> None:

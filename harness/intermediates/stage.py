@@ -30,6 +30,7 @@ from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import load_model, load_tokenizer
+from harness.registry import TRAINED_FROM
 from harness.results import config_hash, environment, guard_replacement, write_json
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 from harness.targets.options import FALLBACK
@@ -37,7 +38,7 @@ from harness.tasks import task_kind
 from harness.tasks.base import EncodeSettings, TaskKind
 
 Log = Callable[[str], None]
-SUMMARY = "intermediate.json"
+SUMMARY = TRAINED_FROM
 
 
 @dataclass

@@ -20,8 +20,14 @@ def model_location(spec: ModelSpec) -> str:
         from harness.models.e5_small import e5_small_path
 
         return str(e5_small_path())
-    if spec.source == "local" and not Path(spec.path).is_dir():
-        raise ConfigError(f"model {spec.name}: checkpoint folder {spec.path} does not exist")
+    if spec.source == "local":
+        if not Path(spec.path).is_dir():
+            raise ConfigError(f"model {spec.name}: checkpoint folder {spec.path} does not exist")
+        if not (Path(spec.path) / "config.json").is_file():
+            raise ConfigError(
+                f"model {spec.name}: checkpoint folder {spec.path} has no config.json "
+                "(expected a Hugging Face checkpoint)"
+            )
     return spec.path
 
 
@@ -44,7 +50,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
     location = model_location(spec)
     try:
         return AutoTokenizer.from_pretrained(location, revision=spec.revision)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise ConfigError(
             f"model {spec.name}: cannot load its tokenizer from {location}: {err}"
         ) from None
@@ -64,7 +70,7 @@ def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cls.from_pretrained(location, revision=spec.revision, **head)
-    except OSError as err:
+    except (OSError, ValueError) as err:
         raise ConfigError(
             f"model {spec.name}: cannot load weights from {location}: {err}"
         ) from None
