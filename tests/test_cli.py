@@ -106,6 +106,16 @@ def test_retrieval_targets_need_no_training(
     bucc = data["results"]["bucc2018"]
     assert bucc["languages"]["zh"]["f1"] == 100.0 and "threshold" in bucc["languages"]["zh"]
     assert any("no test split" in gap for gap in bucc["gaps"])
+    # --limit cuts Tatoeba's pairs; BUCC mines all of its corpus, and says so
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "tatoeba,bucc2018",
+                       "--languages", "de,zh", "--data-dir", str(xtreme_dir), "--limit", "3",
+                       "--output", str(tmp_path / "limited"))  # fmt: skip
+    assert code == 0, output
+    limited = json.loads((tmp_path / "limited" / "results.json").read_text())["results"]
+    assert limited["tatoeba"]["languages"]["de"]["examples"] == 3
+    examples = bucc["languages"]["zh"]["examples"]
+    assert limited["bucc2018"]["languages"]["zh"]["examples"] == examples > 3
+    assert "--limit does not cut a mining corpus" in output
 
 
 @pytest.mark.parametrize(
@@ -133,6 +143,20 @@ def test_bad_input_gets_one_clear_line(
     code, output = run("eval", *[x for pair in base.items() for x in pair])
     assert code == 2
     assert message in output and "Traceback" not in output
+
+
+def test_a_language_with_no_data_stops_the_run_before_training(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    registry = tmp_path / "more.yaml"
+    registry.write_text("targets:\n  pawsx:\n    languages: [de, en, it]\n")
+    code, output = run("eval", "--registry", str(registry), "--model", str(tiny_model), "--targets", "pawsx",
+                       "--data-dir", str(xtreme_dir), "--train-split", "dev", "--languages", "it",
+                       "--output", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2
+    assert "no language could be evaluated (checked before training)" in output
+    assert "it: " in output and "pawsx/test-it.tsv" in output
+    assert "training on" not in output
 
 
 def test_malformed_row_names_file_and_line(

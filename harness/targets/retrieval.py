@@ -90,6 +90,11 @@ class RetrievalTarget:
             self.streams,
         )
         evaluate = self._bucc if self.task.metric == "bucc_f1" else self._tatoeba
+        if self.options.limit and self.task.metric == "bucc_f1":
+            self.log(
+                f"{self.task.name}: --limit does not cut a mining corpus (its gold pairs are "
+                "spread over it, so a cut one has few): every sentence is mined"
+            )
         for lang in self.languages:
             if progress.done(lang):
                 continue
