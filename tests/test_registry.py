@@ -267,6 +267,18 @@ def test_every_error_is_reported_and_files_merge_in_order(
     assert validate_files([suite]) == [f"{suite}: suites.both[0]: unknown task 'my-x'"]
 
 
+def test_two_languages_may_share_a_file_on_purpose_and_names_may_be_numbers(
+    tmp_path: Path,
+) -> None:
+    user = write(
+        tmp_path,
+        "targets:\n  tatoeba:\n    languages: [de, gsw]\n"
+        "    data: {test: {local: {codes: {gsw: deu}}}}\nsuites:\n  2024: [tatoeba]\n",
+    )
+    registry = load_registry([user])
+    assert [t.name for t in registry.expand("2024")] == ["tatoeba"]
+
+
 def test_unreadable_registry_files_are_named(tmp_path: Path) -> None:
     latin = tmp_path / "latin1.yaml"
     latin.write_bytes("models:\n  caf\xe9: {source: hub, path: a/b}\n".encode("latin-1"))

@@ -175,7 +175,7 @@ def source_problems(task: TaskSpec) -> list[tuple[str, str]]:
     them and no run trains a model first and then trips over them."""
     problems: list[tuple[str, str]] = []
     per_language = _per_language_splits(task) if len(task.languages) > 1 else set()
-    first, second = task.languages[0], task.languages[-1]
+    first = task.languages[0]
     for split, spec in task.data.items():
         where = f"{task.role}s.{task.name}.data.{split}"
         if spec.pool and task.kind == "retrieval":
@@ -190,13 +190,11 @@ def source_problems(task: TaskSpec) -> list[tuple[str, str]]:
                     _check_source(task, source, at)
                     _check_retrieval_format(task, source, at)
                     filled = _source_files(source, split, first, at)
-                    if split in per_language and filled == _source_files(source, split, second, at):
+                    if split in per_language and not _names_language(source, split, at):
                         raise DataError(
                             at,
-                            f"the {split} split is read per language, but its "
-                            f"{'path' if origin == 'local' else 'path, name, split and select'} "
-                            "use neither {lang} nor {code}: every language would read "
-                            f"the same data ({', '.join(filled)})",
+                            f"the {split} split is read per language, but {_UNNAMED[origin]}: "
+                            f"every language would read the same data ({', '.join(filled)})",
                         )
                 except DataError as err:
                     problems.append((err.path, err.message))
@@ -227,6 +225,20 @@ def _per_language_splits(task: TaskSpec) -> set[str]:
             if fallback is not None:
                 pending.append(fallback)
     return found
+
+
+_UNNAMED = {
+    "local": "its path uses neither {lang} nor {code}",
+    "hub": "none of its path, name, split and select uses {lang} or {code}",
+}
+
+
+def _names_language(source: DataSource, split: str, where: str) -> bool:
+    """Whether what ``source`` names depends on the language (two that no ``codes``
+    entry maps tell: two languages mapped to one code on purpose share a file)."""
+    return _source_files(source, split, "\x00a", where) != _source_files(
+        source, split, "\x00b", where
+    )
 
 
 def _source_files(source: DataSource, split: str, lang: str, where: str) -> list[str]:
