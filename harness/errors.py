@@ -30,6 +30,14 @@ class RegistryErrors(RegistryError):
         super().__init__(first.source, first.where, first.message)
         self.args = ("\n".join(str(e) for e in errors),)
 
+    @staticmethod
+    def raise_any(errors: list[RegistryError]) -> None:
+        """Raise the one error, or all of them together; nothing where there are none."""
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise RegistryErrors(errors)
+
 
 class DataError(HarnessError):
     """A missing or malformed data file: names the file and, where known, the line."""

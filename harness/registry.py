@@ -230,10 +230,7 @@ def load_registry(
         suite = collect(partial(_parse_suite, merged, name, members, origin["suites", name]))
         if suite is not None:
             registry.suites[name] = suite
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise RegistryErrors(errors)
+    RegistryErrors.raise_any(errors)
     return registry
 
 
@@ -241,11 +238,9 @@ def _parse_task(name: str, role: str, raw: Any, source: str) -> TaskSpec:
     from harness.data.resolve import source_problems
 
     task = TaskSpec.parse(name, role, raw, source)
-    problems = [RegistryError(source, where, message) for where, message in source_problems(task)]
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise RegistryErrors(problems)
+    RegistryErrors.raise_any(
+        [RegistryError(source, where, message) for where, message in source_problems(task)]
+    )
     return task
 
 
