@@ -131,6 +131,7 @@ def test_retrieval_targets_need_no_training(
         (["--batch-size", "0"], "--batch-size must be positive, got 0"),
         (["--max-length", "0"], "--max-length must be positive, got 0"),
         (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),
+        (["--max-length", "300"], "takes at most 254 tokens"),
         (["--eval-split", "tst"], "--eval-split tst: pawsx has no such split; its splits: train"),
     ],
 )

@@ -31,17 +31,41 @@ def model_location(spec: ModelSpec) -> str:
     return spec.path
 
 
-def model_width(spec: ModelSpec) -> int | None:
-    """The encoder's hidden size, read from its config without loading weights; None
-    where there is no config to read yet (a checkpoint a sweep has still to train, a
-    hub model not reachable): loading the model then says what is wrong."""
+def _config(spec: ModelSpec) -> Any:
+    """The encoder's config, read without loading weights; None where there is none to
+    read yet (a checkpoint a sweep has still to train, a hub model not reachable):
+    loading the model then says what is wrong."""
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(model_location(spec), revision=spec.revision)
+        return AutoConfig.from_pretrained(model_location(spec), revision=spec.revision)
     except (OSError, ValueError, ConfigError):
         return None
-    return getattr(config, "hidden_size", None)
+
+
+def model_width(spec: ModelSpec) -> int | None:
+    """The encoder's hidden size, if its config can be read."""
+    return getattr(_config(spec), "hidden_size", None)
+
+
+# models whose position ids start after the padding index (fairseq's convention): XLM-R
+# base has 514 position embeddings for 512 tokens
+_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert")
+
+
+def check_max_length(spec: ModelSpec, max_length: int) -> None:
+    """Refuse a ``max_length`` beyond the encoder's positions before anything runs: an
+    input that long would fail inside the model, after training."""
+    config = _config(spec)
+    positions = getattr(config, "max_position_embeddings", None)
+    if positions is None:
+        return
+    if getattr(config, "model_type", None) in _OFFSET_POSITIONS:
+        positions -= (getattr(config, "pad_token_id", None) or 0) + 1
+    if max_length > positions:
+        raise ConfigError(
+            f"max_length {max_length}: model {spec.name} takes at most {positions} tokens"
+        )
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:

@@ -26,7 +26,13 @@ from harness.engine.streams import stream_count
 from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
-from harness.models.encoder import load_model, load_tokenizer, model_location, model_width
+from harness.models.encoder import (
+    check_max_length,
+    load_model,
+    load_tokenizer,
+    model_location,
+    model_width,
+)
 from harness.models.finetuned import FinetuneCache
 from harness.results import Progress
 from harness.specs import ModelSpec, TaskSpec
@@ -57,6 +63,7 @@ class TrainedTarget:
         self.options = options
         self.log = log
         self.hp = options.hyperparameters(task)
+        check_max_length(options.model, self.hp["max_length"])
         # the padded-token cap of a prediction batch in force on this process's device
         self.token_cap = token_budget(
             self.hp["eval_max_tokens"], process_device(), model_width(options.model)

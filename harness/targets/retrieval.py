@@ -31,7 +31,7 @@ from harness.metrics.retrieval import (
     tune_threshold,
 )
 from harness.models.embed import Embedder, EmbedSettings
-from harness.models.encoder import model_width
+from harness.models.encoder import check_max_length, model_width
 from harness.results import Progress
 from harness.specs import TaskSpec
 from harness.targets.finetune import target_languages
@@ -49,6 +49,7 @@ class RetrievalTarget:
         self.languages = target_languages(task, options)
         hp = options.hyperparameters(task)
         model = options.model
+        check_max_length(model, hp["max_length"])
         self.embed = EmbedSettings(
             layer=model.layer if options.layer is None else options.layer,
             pooling=options.pooling or model.pooling,
