@@ -166,7 +166,11 @@ def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_d
 
 @pytest.mark.parametrize("change", ["base model changed in place", "other epochs"])
 def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
-    tiny_model: Path, intermediate_dir: Path, tmp_path: Path, change: str
+    tiny_model: Path,
+    intermediate_dir: Path,
+    tmp_path: Path,
+    change: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = tmp_path / "base"
     shutil.copytree(tiny_model, base)
@@ -177,7 +181,9 @@ def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     )  # fmt: skip
     train_intermediate(options, log=lambda _: None)
     logs: list[str] = []
-    train_intermediate(options, log=logs.append)
+    # the same data folder spelt relatively is the same setting
+    monkeypatch.chdir(intermediate_dir.parent)
+    train_intermediate(replace(options, data_dir=Path(intermediate_dir.name)), log=logs.append)
     assert any("reused" in line for line in logs)
     if change == "other epochs":
         options = replace(options, overrides={"epochs": 2, "batch_size": 8})
@@ -192,6 +198,20 @@ def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     summary = train_intermediate(replace(options, overwrite=True), log=logs.append)
     assert any("replacing the checkpoint" in line for line in logs)
     assert summary["config_hash"] == config_hash(options.settings())
+
+
+def test_an_intermediate_checkpoint_is_named_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``harness run --output st`` and ``--output $PWD/st`` make the same target settings."""
+    from harness.intermediates.pipeline import checkpoint_model
+
+    monkeypatch.chdir(tmp_path)
+    base = ModelSpec(name="e5-small", source="e5_small", input_prefix="query: ")
+    relative = checkpoint_model(base, Path("st") / "intermediate-seed1")
+    absolute = checkpoint_model(base, tmp_path / "st" / "intermediate-seed1")
+    assert relative == absolute and relative.path == str(tmp_path / "st" / "intermediate-seed1")
+    assert relative.input_prefix == "query: "
 
 
 def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:

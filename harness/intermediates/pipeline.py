@@ -38,8 +38,10 @@ def _spread(values: list[float]) -> dict[str, Any]:
 
 def checkpoint_model(base: ModelSpec, checkpoint: Path) -> ModelSpec:
     """The intermediate checkpoint as the targets' model; it keeps the base model's input
-    conventions (e5's "query: " prefix)."""
-    return replace(base, name=str(checkpoint), source="local", path=str(checkpoint), revision=None)
+    conventions (e5's "query: " prefix). Named by its absolute path, as ``--model CKPT``
+    is: the name is part of every target result's settings."""
+    folder = str(checkpoint.resolve())
+    return replace(base, name=folder, source="local", path=folder, revision=None)
 
 
 def run_study(

@@ -84,7 +84,8 @@ class IntermediateOptions:
             "precision": self.precision,
             "freeze_embeddings": self.freeze_embeddings,
             "eval_every": self.eval_every,
-            "data_dir": str(self.data_dir) if self.data_dir else None,
+            # spelt absolute: the same folder given another way is the same setting
+            "data_dir": str(self.data_dir.resolve()) if self.data_dir else None,
         }
 
 
