@@ -274,7 +274,7 @@ def _check_training_options(o: dict[str, Any]) -> None:
 def _adapter(method: str, options: tuple[str, ...]) -> Any:
     import yaml
 
-    from harness.models.adapters import AdapterSpec
+    from harness.models.adapters import AdapterSpec, peft_config
 
     parsed = {}
     for option in options:
@@ -282,7 +282,9 @@ def _adapter(method: str, options: tuple[str, ...]) -> Any:
         if not sep or not key:
             raise ConfigError(f"--adapter-option {option!r}: expected KEY=VALUE")
         parsed[key.strip()] = yaml.safe_load(value)
-    return AdapterSpec(method=method, options=parsed)
+    adapter = AdapterSpec(method=method, options=parsed)
+    peft_config(adapter)  # checked now, not when the first trained target starts
+    return adapter
 
 
 def eval_options(

@@ -124,7 +124,7 @@ def test_retrieval_targets_need_no_training(
         (["--targets", "xnlj"], "unknown target 'xnlj'; did you mean xnli"),
         (["--model", "no-such-model"], "unknown model 'no-such-model'"),
         (["--data-dir", "/no/such/folder"], "folder not found"),
-        (["--languages", "tlh"], "--languages: tlh not in any of pawsx"),
+        (["--languages", "tlh"], "--languages: tlh not in any of tatoeba, pawsx"),
         (["--limit", "0"], "--limit must be at least 1"),
         (["--epochs", "-1"], "--epochs must be positive, got -1.0"),
         (["--lr", "0"], "--lr must be positive, got 0.0"),
@@ -132,13 +132,17 @@ def test_retrieval_targets_need_no_training(
         (["--max-length", "0"], "--max-length must be positive, got 0"),
         (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),
         (["--max-length", "300"], "takes at most 254 tokens"),
-        (["--eval-split", "tst"], "--eval-split tst: pawsx has no such split; its splits: train"),
+        (["--adapter", "lorax"], "adapter 'lorax': not a peft method"),
+        (["--adapter", "lora", "--adapter-option", "r=x"], "option r='x' must be int"),
+        (["--adapter-option", "r=8"], "adapter options given, but the adapter is full"),
+        (["--eval-split", "tst"], "--eval-split tst: tatoeba has no such split; its splits: test"),
     ],
 )
 def test_bad_input_gets_one_clear_line(
     tiny_model: Path, xtreme_dir: Path, args: list[str], message: str
 ) -> None:
-    base = {"--model": str(tiny_model), "--targets": "pawsx", "--data-dir": str(xtreme_dir)}
+    # tatoeba first: a bad option must stop the command before it, not at pawsx
+    base = {"--model": str(tiny_model), "--targets": "tatoeba,pawsx", "--data-dir": str(xtreme_dir)}
     for flag, value in zip(args[::2], args[1::2], strict=True):
         base[flag] = value
     code, output = run("eval", *[x for pair in base.items() for x in pair])

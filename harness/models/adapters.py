@@ -64,20 +64,29 @@ def _check_values(method: str, config_class: Any, options: dict[str, Any]) -> No
             raise ConfigError(f"adapter {method}: option {key}={value!r} must be {kind.__name__}")
 
 
-def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
-    """Put the adapter on ``model``'s encoder in place; returns the peft wrapper (None for full)."""
+def peft_config(spec: AdapterSpec) -> Any | None:
+    """The peft config ``spec`` asks for (None for full fine-tuning), every option
+    checked: the command line builds it once before anything runs, so a bad method or
+    option never waits for a target that trains."""
     if spec.method == FULL:
         if spec.options:
             raise ConfigError("adapter options given, but the adapter is full fine-tuning")
         return None
-    from peft import get_peft_model
-
     config_class = _config_class(spec.method)
     _check_values(spec.method, config_class, spec.options)
     try:
-        config = config_class(**spec.options)
-    except TypeError as err:
+        return config_class(**spec.options)
+    except (TypeError, ValueError) as err:
         raise ConfigError(f"adapter {spec.method}: {err}") from None
+
+
+def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
+    """Put the adapter on ``model``'s encoder in place; returns the peft wrapper (None for full)."""
+    config = peft_config(spec)
+    if config is None:
+        return None
+    from peft import get_peft_model
+
     try:
         return get_peft_model(model.base_model, config)
     except (ValueError, TypeError) as err:
