@@ -70,12 +70,13 @@ def test_encode_pairs_each_choice_with_prefixed_context_and_question(
     assert [f["example_index"] for f in features] == [0, 1]
     assert features[0]["labels"] == 3
     assert "labels" not in features[1]
-    for feature, first in zip(
-        features, ["query: the cat sat is a house big", "query: is the dog small"], strict=True
-    ):
+    for feature, first, question in zip(
+        features, ["query: the cat sat", "query: is the dog small"], ["is a house big ", ""],
+        strict=True,
+    ):  # fmt: skip
         assert len(feature["input_ids"]) == len(feature["attention_mask"]) == len(choices)
         for c, choice in enumerate(choices):
-            assert _segments(feature, c, tokenizer) == [first, choice]
+            assert _segments(feature, c, tokenizer) == [first, question + choice]
     assert kind.length(features[0]) == max(map(len, features[0]["input_ids"]))
 
 
@@ -96,6 +97,16 @@ def test_truncation_cuts_the_context_and_keeps_the_choice(
     assert short[0].startswith("query: the cat") and short[1] == "cat"  # only the context cut
     overlong = _segments(feature, 1, tokenizer)  # the choice alone is too long: both cut
     assert overlong[0].startswith("query:") and long_choice.startswith(overlong[1])
+
+
+def test_truncation_cuts_the_context_and_keeps_the_question(
+    kind: MultipleChoice, tokenizer: Any
+) -> None:
+    """Cosmos QA at a short max_length: the question is what the choice answers."""
+    example = ChoiceExample(" ".join(ENGLISH * 6), "is the dog small", ("cat",) * 5, "0")
+    (feature,) = kind.encode([example], tokenizer, EncodeSettings(max_length=24, prefix="query: "))
+    first, second = _segments(feature, 0, tokenizer)
+    assert first.startswith("query: the cat") and second == "is the dog small cat"
 
 
 def test_kept_positions_follow_only_first_then_longest_first() -> None:

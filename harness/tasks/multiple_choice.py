@@ -1,7 +1,9 @@
 """Multiple choice: HellaSwag, CommonsenseQA, Cosmos QA.
 
-Every choice is paired with the example's context and question and scored by the same
-one-output head; the softmax runs over the choices, so the number of choices fixes the
+Every choice is paired with the example's context and scored by the same one-output
+head; a question goes with each choice (``context`` / ``question choice``, as in
+jiant and transformers' SWAG example), so a long context loses its tail, never the
+question; the softmax runs over the choices, so the number of choices fixes the
 label set ("0" .. "n-1") and no classification head needs sizing. A feature is one
 example: its keys hold one token list per choice.
 """
@@ -45,15 +47,12 @@ class MultipleChoice(TaskKind):
                 raise ValueError(
                     f"{self.task.name} has {n} choices per example, got {len(example.choices)}"
                 )
-        firsts = [
-            settings.prefix + " ".join(filter(None, (e.context.strip(), e.question.strip())))
-            for e in examples
-        ]
+        pairs = [_pairs(e, settings.prefix) for e in examples]
         # untruncated: one call applies one strategy to every pair, and the fast tokenizer
         # fails the whole call when only_first cannot fit one; _kept_positions cuts per pair
         encoded = tokenizer(
-            [first for first in firsts for _ in range(n)],
-            [choice for e in examples for choice in e.choices],
+            [first for first, seconds in pairs for _ in seconds],
+            [second for _, seconds in pairs for second in seconds],
             verbose=False,
         )
         keys = [key for key in self.sequence_keys if key in encoded]
@@ -95,11 +94,21 @@ class MultipleChoice(TaskKind):
         return classification_scores(predictions, [e.label for e in examples])
 
 
+def _pairs(example: ChoiceExample, prefix: str) -> tuple[str, list[str]]:
+    """The first segment and, per choice, the second: the context, then the question
+    with each choice; with only a question (CommonsenseQA) or only a context
+    (HellaSwag), that one, then the choices."""
+    context, question = example.context.strip(), example.question.strip()
+    if context and question:
+        return prefix + context, [f"{question} {choice}" for choice in example.choices]
+    return prefix + (context or question), list(example.choices)
+
+
 def _kept_positions(sequence_ids: Sequence[int | None], max_length: int) -> list[int]:
     """Token positions of one (context, choice) pair that fit ``max_length``.
 
-    The first segment loses its tail (``only_first``) so the choice, which is what is
-    being scored, stays whole; only when the choice alone leaves no room for the first
+    The first segment loses its tail (``only_first``) so the second, the choice being
+    scored (with its question), stays whole; only when the choice alone leaves no room for the first
     segment are both cut, the longer more (``longest_first``). Special tokens always stay.
     """
     excess = len(sequence_ids) - max_length
