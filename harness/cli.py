@@ -493,6 +493,8 @@ def run_command(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [o["seed"]]
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    if len(set(seed_list)) < len(seed_list):  # a mean over one run counted twice
+        raise ConfigError(f"--seeds {seeds}: a seed given twice")
     name = model_label(model_name)
     root = output or Path("runs") / f"study-{name}-{o['intermediates'].replace(',', '+')}"
     evaluation = eval_options(registry, model, root, o | {"registries": registries}, targets)

@@ -316,6 +316,9 @@ def test_run_compares_with_the_baseline_over_seeds(
     assert "difference" in output and "pawsx" in output
     assert (out / "intermediate-seed2" / "config.json").is_file()
     assert (out / "baseline-seed1" / "results.json").is_file()
+    code, output = run("run", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+                       "--targets", "pawsx", "--seeds", "1,1", "--output", str(tmp_path / "twice"))  # fmt: skip
+    assert code == 2 and "--seeds 1,1: a seed given twice" in output
 
 
 def test_the_study_table_claims_a_comparison_only_with_a_baseline() -> None:
