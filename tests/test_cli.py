@@ -97,8 +97,11 @@ def test_retrieval_targets_need_no_training(
                        "--languages", "de,fr,zh", "--data-dir", str(xtreme_dir), "--layer", "1",
                        "--pooling", "first", "--output", str(out))  # fmt: skip
     assert code == 0, output
+    # Tatoeba's registry default (256) is more than the tiny model's 254 positions
+    assert "max_length 256 (a registry default) lowered to 254" in output
     data = json.loads((out / "results.json").read_text())
     tatoeba = data["results"]["tatoeba"]
+    assert tatoeba["embedding"]["max_length"] == 254
     assert set(tatoeba["languages"]) == {"de", "fr"}
     assert tatoeba["embedding"]["layer"] == 1 and tatoeba["embedding"]["pooling"] == "first"
     # identical sentences on both sides: every one is found

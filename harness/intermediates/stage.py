@@ -29,7 +29,7 @@ from harness.engine.train import Stream, TrainSettings, train_streams
 from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
-from harness.models.encoder import check_max_length, load_model, load_tokenizer
+from harness.models.encoder import fit_max_length, load_model, load_tokenizer
 from harness.registry import TRAINED_FROM
 from harness.results import config_hash, environment, guard_replacement, write_json
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
@@ -144,8 +144,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
     if not options.tasks:
         raise ConfigError("no intermediate task given")
     started = time.time()
-    hp = options.hyperparameters()
-    check_max_length(options.model, hp["max_length"])
+    hp = fit_max_length(options.model, options.hyperparameters(), options.overrides, log)
     tokenizer = load_tokenizer(options.model)
     encode = EncodeSettings(
         max_length=hp["max_length"], prefix=options.model.input_prefix, doc_stride=hp["doc_stride"]

@@ -7,6 +7,7 @@ harness (or transformers) saved.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,19 +54,30 @@ def model_width(spec: ModelSpec) -> int | None:
 _OFFSET_POSITIONS = ("roberta", "xlm-roberta", "xlm-roberta-xl", "camembert")
 
 
-def check_max_length(spec: ModelSpec, max_length: int) -> None:
-    """Refuse a ``max_length`` beyond the encoder's positions before anything runs: an
-    input that long would fail inside the model, after training."""
+def fit_max_length(
+    spec: ModelSpec, hp: dict[str, Any], overrides: dict[str, Any], log: Callable[[str], None]
+) -> dict[str, Any]:
+    """``hp`` with a ``max_length`` the encoder has positions for. One asked for on the
+    command line beyond them is refused before anything runs (an input that long
+    fails inside the model, after training); a registry default beyond them (Tatoeba's
+    256 for a 128-position model) is lowered to fit, and the log says so."""
     config = _config(spec)
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
-        return
+        return hp
     if getattr(config, "model_type", None) in _OFFSET_POSITIONS:
         positions -= (getattr(config, "pad_token_id", None) or 0) + 1
-    if max_length > positions:
+    wanted = hp["max_length"]
+    if wanted <= positions:
+        return hp
+    if overrides.get("max_length") is not None:
         raise ConfigError(
-            f"max_length {max_length}: model {spec.name} takes at most {positions} tokens"
+            f"--max-length {wanted}: model {spec.name} takes at most {positions} tokens"
         )
+    log(
+        f"max_length {wanted} (a registry default) lowered to {positions}: model {spec.name} takes no more"
+    )
+    return hp | {"max_length": positions}
 
 
 def load_tokenizer(spec: ModelSpec) -> Any:

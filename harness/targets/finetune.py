@@ -27,7 +27,7 @@ from harness.engine.train import TrainOutcome, TrainSettings, train
 from harness.errors import DataError, HarnessError
 from harness.models.adapters import apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import (
-    check_max_length,
+    fit_max_length,
     load_model,
     load_tokenizer,
     model_location,
@@ -62,8 +62,9 @@ class TrainedTarget:
         self.task = task
         self.options = options
         self.log = log
-        self.hp = options.hyperparameters(task)
-        check_max_length(options.model, self.hp["max_length"])
+        self.hp = fit_max_length(
+            options.model, options.hyperparameters(task), options.overrides, log
+        )
         # the padded-token cap of a prediction batch in force on this process's device
         self.token_cap = token_budget(
             self.hp["eval_max_tokens"], process_device(), model_width(options.model)
@@ -135,8 +136,6 @@ class TrainedTarget:
     def run(self, store_predictions: Store, progress: Progress) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
-        if not progress.evaluated:
-            self._check_evaluable([lang for lang in self.languages if not progress.done(lang)])
         tokenizer = _Lazy(lambda: load_tokenizer(o.model))  # not needed when all is cached
         encode = EncodeSettings(
             max_length=hp["max_length"], prefix=o.model.input_prefix, doc_stride=hp["doc_stride"]
@@ -145,6 +144,8 @@ class TrainedTarget:
             task, self.splits["train"], self.splits["dev"], [task.train_language], o.data_dir,
             seed=o.seed, train_limit=o.train_limit, dev_limit=o.limit, holdout=o.dev_holdout, log=self.log,
         )  # fmt: skip
+        if not progress.evaluated:
+            self._check_evaluable([lang for lang in self.languages if not progress.done(lang)])
         kind = task_kind(task, data.train)
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:

@@ -31,7 +31,7 @@ from harness.metrics.retrieval import (
     tune_threshold,
 )
 from harness.models.embed import Embedder, EmbedSettings
-from harness.models.encoder import check_max_length, model_width
+from harness.models.encoder import fit_max_length, model_width
 from harness.results import Progress
 from harness.specs import TaskSpec
 from harness.targets.finetune import target_languages
@@ -47,9 +47,8 @@ class RetrievalTarget:
         self.log = log
         self.splits = {role: options.split(task, role) for role in ("dev", "eval")}
         self.languages = target_languages(task, options)
-        hp = options.hyperparameters(task)
         model = options.model
-        check_max_length(model, hp["max_length"])
+        hp = fit_max_length(model, options.hyperparameters(task), options.overrides, log)
         self.embed = EmbedSettings(
             layer=model.layer if options.layer is None else options.layer,
             pooling=options.pooling or model.pooling,
