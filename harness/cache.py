@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness.atomic import atomic_file, write_atomic
 from harness.engine.distributed import is_main
 from harness.models.encoder import model_location
-from harness.results import LOG_FILE, config_hash, write_atomic
+from harness.results import LOG_FILE, config_hash
 from harness.specs import ModelSpec
 
 
@@ -81,15 +81,8 @@ class ContentCache:
         if not self._writes():
             return
         assert self.folder is not None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(prefix=f".{key}-", suffix=".npy", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.save(handle, array)
-            os.replace(scratch, self.folder / f"{key}.npy")
-        except BaseException:
-            Path(scratch).unlink(missing_ok=True)
-            raise
+        with atomic_file(self.folder / f"{key}.npy", binary=True) as handle:
+            np.save(handle, array)
 
     def load_json(self, key: str) -> Any:
         path = self._path(key, ".json")

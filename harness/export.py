@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import scratch_folder
 from harness.data import SplitData, fingerprint, read_split
 from harness.errors import ConfigError, HarnessError
 from harness.registry import Registry, load_registry
@@ -462,7 +462,7 @@ def _install(files: dict[str, str], out_dir: Path, names: Sequence[str]) -> None
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    stage = scratch_folder(out_dir.parent, prefix=f".{out_dir.name}.")
     try:
         for rel, text in files.items():
             (stage / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import struct
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.atomic import scratch_folder
 from harness.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -513,7 +513,7 @@ def e5_small_path(cache_dir: Path | None = None) -> Path:
         return target
     root.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_builds(root, target.name)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", suffix=".partial", dir=root))
+    scratch = scratch_folder(root, prefix=f".{target.name}-", suffix=".partial")
     try:
         build_folder(source, scratch)
         try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import scratch_folder
 from harness.results import config_hash
 
 
@@ -40,7 +40,7 @@ class FinetuneCache:
         if self.root is None:
             return
         self.root.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
+        scratch = scratch_folder(self.root, prefix=f".{key}-")
         try:
             model.save_pretrained(scratch)
             tokenizer.save_pretrained(scratch)
