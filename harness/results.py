@@ -104,15 +104,27 @@ def guard_replacement(
     ``overwrite``, an error naming the settings that changed; with it, a log line.
     ``held`` and ``replacing`` begin the two messages ("... with other settings")."""
     ours = json.loads(json.dumps(settings))  # as stored: tuples read back as lists
-    changed = ", ".join(
-        sorted(k for k in ours.keys() | stored.keys() if ours.get(k) != stored.get(k))
-    )
+    changed = ", ".join(_differences(ours, stored))
     if not overwrite:
         raise ConfigError(
             f"{held} with other settings (changed: {changed}); "
             "choose another --output, or --overwrite to replace it"
         )
     log(f"{replacing} with other settings (changed: {changed})")
+
+
+def _differences(ours: Any, stored: Any, name: str = "") -> list[str]:
+    """Each setting that differs, by its dotted name, with both values where they are
+    short enough to read (``hyperparameters.lr 2e-05 -> 3e-05``)."""
+    if isinstance(ours, dict) and isinstance(stored, dict):
+        return [
+            line
+            for key in sorted(ours.keys() | stored.keys())
+            if ours.get(key) != stored.get(key)
+            for line in _differences(ours.get(key), stored.get(key), f"{name}.{key}".lstrip("."))
+        ]
+    values = f" {stored!r} -> {ours!r}"
+    return [name + values if len(values) <= 60 else name]
 
 
 def config_hash(config: Any) -> str:

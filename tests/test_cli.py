@@ -119,6 +119,10 @@ def test_retrieval_targets_need_no_training(
     examples = bucc["languages"]["zh"]["examples"]
     assert limited["bucc2018"]["languages"]["zh"]["examples"] == examples > 3
     assert "--limit does not cut a mining corpus" in output
+    # the limit is no setting of BUCC's result: another one reuses it
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "bucc2018", "--languages", "de,zh",
+                       "--data-dir", str(xtreme_dir), "--limit", "4", "--output", str(tmp_path / "limited"))  # fmt: skip
+    assert code == 0 and "bucc2018: already finished" in output, output
 
 
 @pytest.mark.parametrize(
@@ -312,7 +316,8 @@ def test_a_finished_result_is_never_silently_overwritten(
     code, output = run(*args, "--layer", "1")
     assert (
         code == 2
-        and "already holds tatoeba computed with other settings (changed: embedding)" in output
+        and "already holds tatoeba computed with other settings (changed: embedding.layer -1 -> 1)"
+        in output
     )
     code, output = run(*args, "--layer", "1", "--overwrite")
     assert code == 0 and "replacing the result" in output
@@ -342,7 +347,8 @@ def test_a_checkpoint_changed_in_place_is_not_taken_for_the_old_one(
     code, output = run(*args)
     assert (
         code == 2
-        and f"already holds {target} computed with other settings (changed: model)" in output
+        and f"already holds {target} computed with other settings (changed: model.identity.files)"
+        in output
     )
     code, output = run(*args, "--overwrite")
     assert code == 0 and "replacing the result" in output

@@ -187,11 +187,11 @@ def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     assert any("reused" in line for line in logs)
     if change == "other epochs":
         options = replace(options, overrides={"epochs": 2, "batch_size": 8})
-        expected = "hyperparameters"
+        expected = "hyperparameters.epochs 1.0 -> 2.0"
     else:
         config = base / "config.json"
         config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
-        expected = "model_identity"
+        expected = "model_identity.files"
     with pytest.raises(ConfigError, match=f"other settings \\(changed: {expected}\\); choose"):
         train_intermediate(options, log=lambda _: None)
     logs.clear()

@@ -76,7 +76,8 @@ class RetrievalTarget:
             "search": asdict(self.search),
             "splits": self.splits,
             "languages": self.languages,
-            "limit": self.options.limit,
+            # BUCC mines its whole corpus whatever the limit: no setting of its result
+            "limit": None if self.task.metric == "bucc_f1" else self.options.limit,
         }
 
     def run(
