@@ -48,7 +48,8 @@ def _registry(registries: tuple[str, ...]) -> Any:
 
 
 class Harness(click.Group):
-    """Turns user errors into one clear line and exit status 2, never a traceback."""
+    """Turns user errors into one clear line and exit status 2, never a traceback; an
+    interrupt into a line saying what survives it, and the shell's status for SIGINT."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -56,6 +57,13 @@ class Harness(click.Group):
         except HarnessError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.secho(
+                "interrupted: what finished is saved; the same command again resumes from it",
+                fg="yellow",
+                err=True,
+            )
+            sys.exit(130)
 
 
 @click.group(cls=Harness, context_settings={"help_option_names": ["-h", "--help"]})
@@ -786,11 +794,15 @@ def compare_command(
     comparison = compare_runs(_run_list(run_a), _run_list(run_b), samples, seed, alpha)
     if fmt == "json":
         click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
-        return
-    console = _console()
-    console.print(comparison_table(comparison))
-    for line in legend(comparison):
-        console.print(line, highlight=False, markup=False)
+    else:
+        console = _console()
+        console.print(comparison_table(comparison))
+        for line in legend(comparison):
+            console.print(line, highlight=False, markup=False)
+    if comparison.empty:  # a script must not read an empty table as a comparison
+        raise HarnessError(
+            "nothing to compare: every task and language was refused (see why above)"
+        )
 
 
 if __name__ == "__main__":

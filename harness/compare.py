@@ -438,6 +438,11 @@ class Comparison:
     tasks: list[TaskComparison]
     refused: dict[str, str]  # task -> reason
 
+    @property
+    def empty(self) -> bool:
+        """Whether every task and language was refused: nothing was compared."""
+        return not any(t.languages for t in self.tasks)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "a": self.a,

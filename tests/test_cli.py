@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -169,6 +170,21 @@ def test_a_language_with_no_data_stops_the_run_before_training(
     assert "no language could be evaluated (checked before training)" in output
     assert "it: " in output and "pawsx/test-it.tsv" in output
     assert "training on" not in output
+
+
+def test_an_interrupt_says_what_survives_and_exits_130(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.targets import runner
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "stage_for", interrupted)
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "tatoeba", "--data-dir",
+                       str(xtreme_dir), "--output", str(tmp_path / "r"))  # fmt: skip
+    assert code == 130
+    assert "interrupted: what finished is saved; the same command again resumes" in output
 
 
 def test_malformed_row_names_file_and_line(

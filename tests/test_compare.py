@@ -338,6 +338,15 @@ def test_other_examples_are_refused_with_the_reason(make_run: Any) -> None:
     )
 
 
+def test_nothing_comparable_is_an_error_after_the_reasons(make_run: Any) -> None:
+    a = make_run("a", {("pawsx", "de"): 100})
+    b = make_run("b", {("panx", "de"): 10})
+    code, output = cli("compare", str(a), str(b))
+    assert code == 2
+    assert "refused pawsx: not in B" in output and "refused panx: not in A" in output
+    assert "nothing to compare: every task and language was refused" in output
+
+
 def test_a_language_one_run_lacks_is_refused_and_the_rest_compared(make_run: Any) -> None:
     a = make_run("a", {("pawsx", "en"): 100, ("pawsx", "de"): 100})
     b = make_run("b", {("pawsx", "en"): 120})
