@@ -24,7 +24,9 @@ from harness.errors import ConfigError
 from harness.metrics.xtreme_score import GROUPS, TASK_METRICS
 
 INCOMPLETE = "†"  # marks a task score over fewer languages than the task has
-INCOMPLETE_LEGEND = f"{INCOMPLETE} not every language of the task was evaluated"
+INCOMPLETE_LEGEND = (
+    f"{INCOMPLETE} not every language of the task (or of a task in the mean) was evaluated"
+)
 
 
 def _fmt(value: Any) -> str:
@@ -186,14 +188,22 @@ def summary_rows(runs: Sequence[Run]) -> list[Row]:
         )
         for task in report_tasks(runs)
     ]
-    no_mark = (False,) * len(runs)
-    for group in GROUPS:
+
+    def marks(values: tuple[float | None, ...], tasks: Sequence[str]) -> tuple[bool, ...]:
+        """A mean is marked where it is shown and one of its tasks is incomplete."""
+        return tuple(
+            v is not None and any(run.incomplete(t) for t in tasks)
+            for v, run in zip(values, runs, strict=True)
+        )
+
+    for group, members in GROUPS.items():
         values = tuple((run.data.get("groups") or {}).get(group) for run in runs)
         if any(v is not None for v in values):
-            rows.append(Row(f"{group.replace('_', ' ')} (group mean)", "group", values, no_mark))
+            label = f"{group.replace('_', ' ')} (group mean)"
+            rows.append(Row(label, "group", values, marks(values, members)))
     xtreme = tuple(run.data.get("xtreme_score") for run in runs)
     if any(v is not None for v in xtreme):
-        rows.append(Row("XTREME", "xtreme", xtreme, no_mark))
+        rows.append(Row("XTREME", "xtreme", xtreme, marks(xtreme, list(TASK_METRICS))))
     return rows
 
 
