@@ -131,12 +131,23 @@ def run_names(paths: Sequence[Path]) -> list[str]:
 
 
 def load_runs(paths: Sequence[Path]) -> list[Run]:
-    """The run folders, named; a folder given twice is refused (its column would be ambiguous)."""
+    """The run folders, named; a folder given twice is refused (its column would be
+    ambiguous). A ``harness run`` study folder stands for its runs: the targets of each
+    seed, with and without the intermediate step, one column each."""
+    paths = [run for path in paths for run in _study_runs(path)]
     resolved = [path.resolve() for path in paths]
     twice = sorted({str(p) for p in resolved if resolved.count(p) > 1})
     if twice:
         raise ConfigError(f"run folder given more than once: {', '.join(twice)}")
     return [_load(name, path) for name, path in zip(run_names(paths), paths, strict=True)]
+
+
+def _study_runs(path: Path) -> list[Path]:
+    from harness.results import STUDY_FILE
+
+    if (path / "results.json").exists() or not (path / STUDY_FILE).is_file():
+        return [path]
+    return sorted(results.parent for results in path.glob("*/results.json"))
 
 
 def _load(name: str, path: Path) -> Run:

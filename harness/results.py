@@ -45,6 +45,8 @@ def write_jsonl(path: Path, rows: Iterable[Any]) -> None:
 
 
 LOG_FILE = "log.txt"
+# a ``harness run`` study's summary, beside its runs (targets-seedN, baseline-seedN)
+STUDY_FILE = "study.json"
 
 
 def append_log(folder: Path, line: str) -> None:

@@ -191,6 +191,16 @@ def test_run_names_are_printed_as_they_are(tmp_path: Path) -> None:
     assert code == 0 and "xlmr[lora]" in output
 
 
+def test_a_study_folder_stands_for_its_runs(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    for arm in ("baseline-seed1", "baseline-seed2", "targets-seed1", "targets-seed2"):
+        scored_run(study / arm, {"pawsx": {"en": 80.0, "de": 70.0}})
+    (study / "intermediate-seed1").mkdir()  # a checkpoint: no results.json
+    (study / "study.json").write_text("{}")
+    names = [run.name for run in load_runs([study])]
+    assert names == ["baseline-seed1", "baseline-seed2", "targets-seed1", "targets-seed2"]
+
+
 def test_run_names_tell_runs_apart(tmp_path: Path) -> None:
     paths = [tmp_path / "study-a" / "seed1", tmp_path / "study-b" / "seed1", tmp_path / "x"]
     assert run_names(paths) == ["study-a/seed1", "study-b/seed1", "x"]

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from harness.engine.distributed import is_main
 from harness.intermediates.stage import IntermediateOptions, train_intermediate
-from harness.results import write_json
+from harness.results import STUDY_FILE, write_json
 from harness.specs import ModelSpec, TaskSpec
 from harness.targets.options import EvalOptions
 from harness.targets.runner import run_targets
@@ -96,7 +96,7 @@ def run_study(
         },
     }
     if is_main():
-        write_json(root / "study.json", study)
+        write_json(root / STUDY_FILE, study)
     return study
 
 
