@@ -338,6 +338,18 @@ def eval_options(
     )
 
 
+def _check_retrieval_options(o: dict[str, Any], tasks: list[Any]) -> None:
+    """--layer and --pooling choose retrieval sentence vectors: given for targets that
+    have none, they would be recorded and silently do nothing. (A study's settings are
+    shared by jobs of every target, so sweeps do not ask this.)"""
+    given = [f"--{name}" for name in ("layer", "pooling") if o[name] is not None]
+    if given and not any(task.kind == "retrieval" for task in tasks):
+        raise ConfigError(
+            f"{' and '.join(given)}: retrieval settings, but none of "
+            f"{', '.join(t.name for t in tasks)} is a retrieval target"
+        )
+
+
 def _check_splits(o: dict[str, Any], tasks: list[Any]) -> None:
     """A chosen split that a target reads but lacks stops the command before any training."""
     for task in tasks:
@@ -404,6 +416,7 @@ def eval_command(
 
     registry = _registry(registries)
     tasks = registry.expand(o["targets"])
+    _check_retrieval_options(o, tasks)
     options = eval_options(
         registry,
         registry.model(model_name),
@@ -496,6 +509,7 @@ def run_command(
     registry = _registry(registries)
     intermediates = registry.expand(o["intermediates"], "intermediates")
     targets = registry.expand(o["targets"])
+    _check_retrieval_options(o, targets)
     model = registry.model(model_name)
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [o["seed"]]

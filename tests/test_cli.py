@@ -158,6 +158,15 @@ def test_bad_input_gets_one_clear_line(
     assert message in output and "Traceback" not in output
 
 
+def test_retrieval_settings_without_a_retrieval_target_are_refused(
+    tiny_model: Path, xtreme_dir: Path
+) -> None:
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx", "--layer", "99",
+                       "--data-dir", str(xtreme_dir))  # fmt: skip
+    assert code == 2
+    assert "--layer: retrieval settings, but none of pawsx is a retrieval target" in output
+
+
 def test_a_language_with_no_data_stops_the_run_before_training(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path
 ) -> None:
