@@ -257,7 +257,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_train_command_with_lora_reports_trainable_parameters(
-    tiny_model: Path, intermediate_dir: Path, tmp_path: Path
+    tiny_model: Path, intermediate_dir: Path, xtreme_dir: Path, tmp_path: Path
 ) -> None:
     code, output = run("train", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
                        "--intermediate-dir", str(intermediate_dir), "--output", str(tmp_path / "ckpt"),
@@ -288,6 +288,15 @@ def test_train_command_with_lora_reports_trainable_parameters(
     replaced = json.loads((tmp_path / "ckpt" / "intermediate.json").read_text())
     assert replaced["settings"]["adapter"] != summary["settings"]["adapter"]
     assert not (tmp_path / "ckpt" / "adapter").exists()  # nothing of the old one is left
+    # a result from the checkpoint records how it was trained
+    code, output = run("eval", "--model", str(tmp_path / "ckpt"), "--targets", "tatoeba",
+                       "--data-dir", str(xtreme_dir), "--output", str(tmp_path / "eval"))  # fmt: skip
+    assert code == 0, output
+    recorded = json.loads((tmp_path / "eval" / "results.json").read_text())["config"]["options"][
+        "model"
+    ]
+    assert recorded["trained_from"]["config_hash"] == replaced["config_hash"]
+    assert recorded["trained_from"]["settings"]["tasks"] == ["commonsenseqa"]
 
 
 def test_missing_licensed_ccg_data_says_where_to_put_it(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.models.adapters import AdapterSpec
+from harness.registry import TRAINED_FROM
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 
 # what a trained target uses when neither the registry nor the command line says
@@ -24,6 +26,16 @@ FALLBACK = {
     "eval_max_tokens": 0,  # padded tokens per inference batch; 0: the device's default
     "eval_streams": 0,  # inference batches run at once; 0: the device's default
 }
+
+
+def trained_from(model: ModelSpec) -> dict[str, Any] | None:
+    """How a ``harness train`` checkpoint was made (its summary's settings and their
+    hash), for the record of what a result came from; None for any other model."""
+    summary = Path(model.path) / TRAINED_FROM if model.source == "local" else None
+    if summary is None or not summary.is_file():
+        return None
+    recorded = json.loads(summary.read_text(encoding="utf-8"))
+    return {key: recorded.get(key) for key in ("config_hash", "settings")}
 
 
 @dataclass
@@ -77,6 +89,8 @@ class EvalOptions:
     def describe(self) -> dict[str, Any]:
         described = asdict(self)
         described["model"] = asdict(self.model)
+        if trained := trained_from(self.model):
+            described["model"]["trained_from"] = trained
         described["adapter"] = self.adapter.describe()
         described["output"] = str(self.output)
         described["data_dir"] = str(self.data_dir) if self.data_dir else None
