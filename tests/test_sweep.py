@@ -178,7 +178,7 @@ def sweep_and_check(study_file: Path, backend: Any, name: str, tmp_path: Path,
     assert summary == json.loads((study.output / SWEEP_JSON).read_text())
     assert sum(job.kind != INTERMEDIATE for job in jobs) == 6
     by_id = {job["id"]: job for job in summary["jobs"]}
-    assert by_id[flaky]["status"] == "finished" and by_id[flaky]["attempts"] == 2
+    assert by_id[flaky]["status"] == "finished" and by_id[flaky]["attempts"] == 2, by_id[flaky]
     broken = {job_id for job_id in by_id if job_id.endswith("/brokenx")}
     for job_id, job in by_id.items():
         if job_id in broken:
