@@ -25,7 +25,8 @@ from harness.metrics.xtreme_score import GROUPS, TASK_METRICS
 
 INCOMPLETE = "†"  # marks a task score over fewer languages than the task has
 INCOMPLETE_LEGEND = (
-    f"{INCOMPLETE} not every language of the task (or of a task in the mean) was evaluated"
+    f"{INCOMPLETE} not every language of the task (or of a task in the mean) was evaluated: "
+    "a mean over the languages evaluated, not XTREME's, which needs them all"
 )
 
 
@@ -60,12 +61,18 @@ def summary_table(data: dict[str, Any]) -> Table:
     for name, block in data.get("results", {}).items():
         cells = (name, block.get("group") or "", block.get("metric", ""))
         table.add_row(*map(escape, cells), str(len(block["languages"])), _fmt(block.get("score")))
-    for group, score in (data.get("groups") or {}).items():
-        table.add_row(f"[italic]{escape(group)}[/]", "", "group mean", "", _fmt(score))
-    if data.get("xtreme_score") is not None:
-        missing = sum(len(langs) for langs in (data.get("missing_languages") or {}).values())
-        note = f"score ({missing} languages missing)" if missing else "score"
-        table.add_row("[bold]XTREME[/]", "", note, "", f"[bold]{_fmt(data['xtreme_score'])}[/]")
+    run = Run("", Path(), data)
+    missing = sum(len(langs) for langs in (data.get("missing_languages") or {}).values())
+    partial_note = f" over the languages evaluated ({missing} missing: not XTREME's)"
+    for group in [*GROUPS, None]:
+        score, partial = run.mean(group)
+        if score is None:
+            continue
+        note = ("group mean" if group else "score") + (partial_note if partial else "")
+        if group:
+            table.add_row(f"[italic]{escape(group)}[/]", "", note, "", _fmt(score))
+        else:
+            table.add_row("[bold]XTREME[/]", "", note, "", f"[bold]{_fmt(score)}[/]")
     return table
 
 
@@ -104,6 +111,22 @@ class Run:
 
     def incomplete(self, task: str) -> bool:
         return bool((self.data.get("missing_languages") or {}).get(task))
+
+    def mean(self, group: str | None) -> tuple[float | None, bool]:
+        """A group mean (``group``) or the XTREME score (None), and whether it is over
+        the languages evaluated only: XTREME's own needs every language, so a run short
+        of some shows the other, marked."""
+
+        def pick(data: Mapping[str, Any]) -> float | None:
+            return (
+                data.get("xtreme_score") if group is None else (data.get("groups") or {}).get(group)
+            )
+
+        benchmark = pick(self.data)
+        if benchmark is not None:
+            return benchmark, False
+        evaluated = pick(self.data.get("over_languages_evaluated") or {})
+        return evaluated, evaluated is not None
 
     def language_scores(self, task: str) -> dict[str, float]:
         """Each evaluated language's primary score."""
@@ -200,21 +223,11 @@ def summary_rows(runs: Sequence[Run]) -> list[Row]:
         for task in report_tasks(runs)
     ]
 
-    def marks(values: tuple[float | None, ...], tasks: Sequence[str]) -> tuple[bool, ...]:
-        """A mean is marked where it is shown and one of its tasks is incomplete."""
-        return tuple(
-            v is not None and any(run.incomplete(t) for t in tasks)
-            for v, run in zip(values, runs, strict=True)
-        )
-
-    for group, members in GROUPS.items():
-        values = tuple((run.data.get("groups") or {}).get(group) for run in runs)
+    for group in [*GROUPS, None]:
+        values, partial = zip(*(run.mean(group) for run in runs), strict=True)
         if any(v is not None for v in values):
-            label = f"{group.replace('_', ' ')} (group mean)"
-            rows.append(Row(label, "group", values, marks(values, members)))
-    xtreme = tuple(run.data.get("xtreme_score") for run in runs)
-    if any(v is not None for v in xtreme):
-        rows.append(Row("XTREME", "xtreme", xtreme, marks(xtreme, list(TASK_METRICS))))
+            label = "XTREME" if group is None else f"{group.replace('_', ' ')} (group mean)"
+            rows.append(Row(label, "group" if group else "xtreme", values, partial))
     return rows
 
 
@@ -296,6 +309,9 @@ def report_json(runs: Sequence[Run]) -> dict[str, Any]:
             for group in GROUPS
         },
         "xtreme_score": {run.name: run.data.get("xtreme_score") for run in runs},
+        "over_languages_evaluated": {
+            run.name: run.data.get("over_languages_evaluated") for run in runs
+        },
     }
 
 

@@ -7,7 +7,7 @@ import pytest
 from harness.metrics.classification import accuracy, binary_f1, classification_scores
 from harness.metrics.qa import mlqa_scores, normalize_answer, squad_scores
 from harness.metrics.tagging import tagging_scores
-from harness.metrics.xtreme_score import GROUPS, TASK_METRICS, rollup, task_score
+from harness.metrics.xtreme_score import GROUPS, TASK_METRICS, rollup, run_rollup, task_score
 
 # --- classification ----------------------------------------------------------------
 
@@ -226,6 +226,25 @@ def test_a_task_missing_a_language_keeps_its_group_and_xtreme_open():
     assert summary.tasks["tatoeba"].missing == ("de",)
     assert summary.xtreme is None
     assert "retrieval" not in summary.groups
+
+
+def test_a_run_short_of_languages_gets_no_xtreme_score_only_means_named_as_partial():
+    """XTREME's score needs every language; a run's results.json keeps the means over the
+    languages it evaluated apart, under their own name."""
+    results = _results()
+    del results["tatoeba"]["de"]
+    blocks = {
+        task: {"languages": per_lang, "task_languages": list(LANGS[task])}
+        for task, per_lang in results.items()
+    }
+    rolled = run_rollup(blocks)
+    assert rolled["xtreme_score"] is None and "retrieval" not in rolled["groups"]
+    assert rolled["missing_languages"] == {"tatoeba": ["de"]}
+    evaluated = rolled["over_languages_evaluated"]
+    assert evaluated["groups"]["retrieval"] == 50.0
+    assert evaluated["xtreme_score"] == pytest.approx(50.0)
+    blocks["tatoeba"]["languages"] = _results()["tatoeba"]
+    assert run_rollup(blocks)["xtreme_score"] == pytest.approx(50.0)
 
 
 def test_rollup_rejects_what_it_cannot_score():

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.metrics.xtreme_score import rollup
+from harness.metrics.xtreme_score import rollup, run_rollup
 from harness.registry import load_registry
 from harness.report import (
     load_runs,
@@ -56,34 +56,27 @@ def scored_run(
     scores: Mapping[str, Mapping[str, float]],
     missing: Mapping[str, list[str]] | None = None,
 ) -> Path:
-    """A run folder holding these primary scores per task and language."""
-    results = {}
-    for task, per_lang in scores.items():
-        kind, metric = KINDS[task]
-        results[task] = {
-            "kind": kind,
-            "metric": metric,
+    """A run folder holding these primary scores per task and language, its task
+    languages those scored plus ``missing``, rolled up as the runner does."""
+    results = {
+        task: {
+            "kind": KINDS[task][0],
+            "metric": KINDS[task][1],
             "languages": {
                 lang: _metrics(task, v) | {"examples": 10} for lang, v in per_lang.items()
             },
+            "task_languages": [*per_lang, *(missing or {}).get(task, [])],
         }
+        for task, per_lang in scores.items()
+    }
     summary = rollup(
         {task: block["languages"] for task, block in results.items()},
-        {task: list(block["languages"]) for task, block in results.items()},
+        {task: block["task_languages"] for task, block in results.items()},
     )
     for task, block in results.items():
         block["score"] = summary.tasks[task].score
     root.mkdir(parents=True)
-    (root / "results.json").write_text(
-        json.dumps(
-            {
-                "results": results,
-                "groups": summary.groups,
-                "xtreme_score": summary.xtreme,
-                "missing_languages": dict(missing or {}),
-            }
-        )
-    )
+    (root / "results.json").write_text(json.dumps({"results": results, **run_rollup(results)}))
     return root
 
 
@@ -148,6 +141,9 @@ def test_markdown_csv_and_json(runs: list[Path]) -> None:
     assert data["tasks"]["xnli"]["base"]["missing_languages"] == ["fr"]
     assert "tuned" not in data["tasks"]["xnli"]
     assert data["xtreme_score"]["tuned"] is None
+    assert data["xtreme_score"]["base"] is None  # xnli lacks fr: XTREME's score needs it
+    partial = data["over_languages_evaluated"]["base"]["xtreme_score"]
+    assert partial == pytest.approx((75 * 7 + 60 + 45) / 9)
     code, output = cli("report", *map(str, runs), "--format", "json")
     assert code == 0 and json.loads(output) == json.loads(json.dumps(data))
 

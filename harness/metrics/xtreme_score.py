@@ -107,21 +107,25 @@ def rollup(
 
 
 def run_rollup(results: Mapping[str, Any]) -> dict[str, Any]:
-    """A run's XTREME group means and score over the languages evaluated, from its
-    results.json task blocks; ``missing_languages`` says where that falls short of the full
-    benchmark (offline data, ``--languages``)."""
+    """A run's roll-up from its results.json task blocks: ``groups`` and
+    ``xtreme_score`` as XTREME defines them (complete tasks only), and the same means
+    over the languages evaluated (``over_languages_evaluated``), which is what a run
+    short of languages (offline data, ``--languages``) can show, named as such;
+    ``missing_languages`` says where it falls short."""
     xtreme = {
         name: block["languages"]
         for name, block in results.items()
         if name in TASK_METRICS and block["languages"]
     }
-    summary = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
+    benchmark = rollup(xtreme, {name: results[name]["task_languages"] for name in xtreme})
+    evaluated = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
     missing = {
         name: [lang for lang in block["task_languages"] if lang not in block["languages"]]
         for name, block in results.items()
     }
     return {
-        "groups": summary.groups,
-        "xtreme_score": summary.xtreme,
+        "groups": benchmark.groups,
+        "xtreme_score": benchmark.xtreme,
+        "over_languages_evaluated": {"groups": evaluated.groups, "xtreme_score": evaluated.xtreme},
         "missing_languages": {name: langs for name, langs in missing.items() if langs},
     }
