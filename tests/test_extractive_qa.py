@@ -20,7 +20,7 @@ from harness.registry import load_registry
 from harness.specs import ModelSpec
 from harness.tasks import task_kind
 from harness.tasks.base import IGNORE_INDEX, EncodeSettings, Feature
-from harness.tasks.extractive_qa import ExtractiveQA, QAPrediction
+from harness.tasks.extractive_qa import ExtractiveQA, QAPrediction, _max_context
 
 ANSWER = "blue river"
 FILLER = ("the", "cat", "dog", "sat", "on", "mat", "a", "house", "is", "big", "small", "red", "run")
@@ -168,7 +168,12 @@ def test_decode_takes_the_best_span_over_all_windows_and_never_the_question(
 ) -> None:
     example = QAExample("q", "where is the river", CONTEXT, (Answer(ANSWER, ANSWER_START),))
     features = kind.encode([example], tokenizer, EncodeSettings(max_length=48, doc_stride=8))
-    holding = next(k for k, f in enumerate(features) if f["start_positions"] != 0)
+    masks = _max_context(features)
+    holding = next(
+        k
+        for k, f in enumerate(features)
+        if f["start_positions"] != 0 and masks[k][f["start_positions"]]
+    )
     assert holding >= 1  # the answer is not in the first window
     outputs = []
     for k, f in enumerate(features):
@@ -181,6 +186,39 @@ def test_decode_takes_the_best_span_over_all_windows_and_never_the_question(
             spikes += [("start", f["start_positions"], 5.0), ("end", f["end_positions"], 5.0)]
         outputs.append(_logits(f, *spikes))
     assert kind.decode(outputs, features, [example]) == [QAPrediction("q", ANSWER)]
+
+
+def test_a_span_starts_only_where_its_first_token_has_the_most_context(
+    kind: ExtractiveQA, tokenizer: Any
+) -> None:
+    """run_squad's rule: the first window's last context token is also in the second
+    window, with more context there; a span starting on it in the first window is
+    passed over, however high it scores."""
+    example = QAExample("q", "where is the river", CONTEXT, (Answer(ANSWER, ANSWER_START),))
+    features = kind.encode([example], tokenizer, EncodeSettings(max_length=48, doc_stride=8))
+    masks = _max_context(features)
+    edge = max(t for t, o in enumerate(features[0]["offsets"]) if o is not None)
+    assert features[0]["offsets"][edge] in features[1]["offsets"] and not masks[0][edge]
+    holding = next(
+        k
+        for k, f in enumerate(features)
+        if f["start_positions"] != 0 and masks[k][f["start_positions"]]
+    )
+    outputs = []
+    for k, f in enumerate(features):
+        spikes = [("start", edge, 9.0), ("end", edge, 9.0)] if k == 0 else []
+        if k == holding:
+            spikes += [("start", f["start_positions"], 5.0), ("end", f["end_positions"], 5.0)]
+        outputs.append(_logits(f, *spikes))
+    assert kind.decode(outputs, features, [example]) == [QAPrediction("q", ANSWER)]
+    # every context token has exactly one window of most context
+    seen = [
+        o
+        for f, m in zip(features, masks, strict=True)
+        for o, keep in zip(f["offsets"], m, strict=True)
+        if keep
+    ]
+    assert sorted(seen) == sorted({o for f in features for o in f["offsets"] if o is not None})
 
 
 def test_decode_respects_max_answer_length_and_answers_nothing_without_context(

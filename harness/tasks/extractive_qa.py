@@ -6,7 +6,9 @@ context tokens. (Hugging Face's newer ``run_qa`` calls the *overlap* between win
 stride; with XTREME's 384/128 that would cut far fewer, less overlapping windows.) A
 training window whose context does not hold the whole gold answer points at the first
 token, as the standard recipe does. Decoding scores start + end logit over each window's
-n-best starts and ends, and keeps the best span of all of an example's windows.
+n-best starts and ends, and keeps the best span of all of an example's windows; as in
+``run_squad``, a span may start only in the window where its first token has the most
+context around it (overlapping windows hold a token twice, once near an edge).
 """
 
 from __future__ import annotations
@@ -139,9 +141,12 @@ class ExtractiveQA(TaskKind):
         examples: Sequence[QAExample],
     ) -> list[QAPrediction]:
         best: list[tuple[float, str]] = [(-np.inf, "")] * len(examples)
-        for (start_logits, end_logits), feature in zip(outputs, features, strict=True):
+        masks = _max_context(features)
+        for (start_logits, end_logits), feature, mask in zip(outputs, features, masks, strict=True):
             i = feature["example_index"]
-            found = _best_span(start_logits, end_logits, feature["offsets"], self.max_answer_length)
+            found = _best_span(
+                start_logits, end_logits, feature["offsets"], self.max_answer_length, mask
+            )
             if found is not None and found[0] > best[i][0]:
                 score, begin, end = found
                 best[i] = (score, examples[i].context[begin:end].strip())
@@ -230,15 +235,46 @@ def _token_span(offsets: Offsets, span: tuple[int, int] | None) -> tuple[int, in
     return context[start], context[stop]
 
 
+def _max_context(features: Sequence[Feature]) -> list[np.ndarray]:
+    """Per window, per token: whether this window gives the token its most context, as
+    BERT's ``_check_is_max_context`` decides: the most of min(tokens left, tokens right)
+    plus a hundredth of the window's context length, the first window on a tie. A
+    context token is the same in two windows when its characters are."""
+    best: dict[tuple[int, tuple[int, int]], tuple[float, int]] = {}
+    for w, feature in enumerate(features):
+        context = [o for o in feature["offsets"] if o is not None]
+        for position, chars in enumerate(context):
+            score = min(position, len(context) - 1 - position) + 0.01 * len(context)
+            key = (feature["example_index"], chars)
+            if key not in best or score > best[key][0]:
+                best[key] = (score, w)
+    return [
+        np.array(
+            [o is not None and best[(f["example_index"], o)][1] == w for o in f["offsets"]],
+            dtype=bool,
+        )
+        for w, f in enumerate(features)
+    ]
+
+
 def _best_span(
-    start_logits: np.ndarray, end_logits: np.ndarray, offsets: Offsets, max_answer_length: int
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    offsets: Offsets,
+    max_answer_length: int,
+    max_context: np.ndarray | None = None,
 ) -> tuple[float, int, int] | None:
     """(start + end logit, first char, end char) of the best context span of one window
-    among its n-best starts and ends; None when none of those pairs makes a valid span."""
+    among its n-best starts and ends; None when none of those pairs makes a valid span.
+    Of the n-best starts, only those where ``max_context`` holds (all by default) count."""
     context = np.array([t for t, o in enumerate(offsets) if o is not None], dtype=int)
     if not context.size:
         return None
     starts = context[np.argsort(-start_logits[context], kind="stable")[:N_BEST]]
+    if max_context is not None:
+        starts = starts[max_context[starts]]
+        if not starts.size:
+            return None
     ends = context[np.argsort(-end_logits[context], kind="stable")[:N_BEST]]
     length = ends[None, :] - starts[:, None] + 1
     scores = np.where(
