@@ -810,7 +810,8 @@ def compare_command(
         click.echo(json.dumps(comparison.to_json(), indent=2, ensure_ascii=False))
     else:
         console = _console()
-        console.print(comparison_table(comparison))
+        if not comparison.empty:
+            console.print(comparison_table(comparison))
         for line in legend(comparison):
             console.print(line, highlight=False, markup=False)
     if comparison.empty:  # a script must not read an empty table as a comparison

@@ -118,6 +118,8 @@ def test_two_processes_train_like_one(tiny_model: Path, xtreme_dir: Path, tmp_pa
     assert results[0]["languages"] == results[1]["languages"]
     assert results[0]["training"]["history"] == results[1]["training"]["history"]
     assert results[1]["training"]["settings"]["grad_accum"] == 2
+    # with dropout (not here) N processes train another model: each result says how many
+    assert [r["settings"]["processes"] for r in results] == [1, 2]
 
 
 @pytest.mark.distributed

@@ -72,7 +72,8 @@ def fit_max_length(
         return hp
     if overrides.get("max_length") is not None:
         raise ConfigError(
-            f"--max-length {wanted}: model {spec.name} takes at most {positions} tokens"
+            f"max_length {wanted} (--max-length, or a study's settings): "
+            f"model {spec.name} takes at most {positions} tokens"
         )
     log(
         f"max_length {wanted} (a registry default) lowered to {positions}: model {spec.name} takes no more"

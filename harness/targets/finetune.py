@@ -83,6 +83,8 @@ class TrainedTarget:
             "model": o.model_record(),
             "seed": o.seed,
             "hyperparameters": self.hp,
+            # each process draws its own dropout: N processes train another model
+            "processes": process_count(),
             "eval_token_cap": self.token_cap,
             "splits": self.splits,
             "languages": self.languages,
@@ -180,6 +182,7 @@ class TrainedTarget:
                 "encode": asdict(encode),
                 "train": settings.as_dict(),
                 "adapter": o.adapter.describe(),
+                "processes": process_count(),
                 # the data by content, not by split name: targets sharing data share a model
                 "data": {
                     role: [
