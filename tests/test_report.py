@@ -187,6 +187,20 @@ def test_run_names_are_printed_as_they_are(tmp_path: Path) -> None:
     assert code == 0 and "xlmr[lora]" in output
 
 
+def test_the_roll_up_is_recomputed_not_read_back(tmp_path: Path) -> None:
+    """A results.json from before XTREME's definition was kept held the mean over the
+    languages evaluated as ``groups``: the report does not take it for XTREME's."""
+    run = scored_run(tmp_path / "old", ALL_NINE, missing={"tatoeba": ["ar"]})
+    data = json.loads((run / "results.json").read_text())
+    data["groups"]["retrieval"] = 55.0
+    data["xtreme_score"] = 60.0
+    del data["over_languages_evaluated"]
+    (run / "results.json").write_text(json.dumps(data))
+    (loaded,) = load_runs([run])
+    assert loaded.mean("retrieval") == (52.5, True)
+    assert loaded.mean(None)[1] is True
+
+
 def test_a_study_folder_stands_for_its_runs(tmp_path: Path) -> None:
     study = tmp_path / "study"
     for arm in ("baseline-seed1", "baseline-seed2", "targets-seed1", "targets-seed2"):
