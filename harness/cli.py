@@ -594,7 +594,7 @@ def sweep_command(
     intermediate training failed); sweep.json in the study's output folder says why.
     """
     from harness.sweep.backends import LocalBackend, RayBackend
-    from harness.sweep.jobs import expand
+    from harness.sweep.jobs import expand, job_refusal
     from harness.sweep.run import SWEEP_JSON, pending_jobs, problems, run_sweep
     from harness.sweep.study import load_study
 
@@ -604,10 +604,19 @@ def sweep_command(
     if dry_run:
         jobs = expand(study)
         todo = {job.id for job in pending_jobs(jobs)}
+        refused = {
+            job.id: reason for job in jobs if job.id in todo and (reason := job_refusal(job))
+        }
         for job in jobs:
             after = f"  (after {job.depends_on})" if job.depends_on else ""
-            click.echo(f"{'run ' if job.id in todo else 'done'}  {job.id}{after}")
-        click.echo(f"{len(jobs)} jobs, {len(todo)} to run, into {study.output}")
+            state = "refused" if job.id in refused else "run" if job.id in todo else "done"
+            click.echo(f"{state:7}  {job.id}{after}")
+            if job.id in refused:
+                click.echo(f"         {refused[job.id]}")
+        click.echo(
+            f"{len(jobs)} jobs, {len(todo) - len(refused)} to run, {len(refused)} refused, "
+            f"into {study.output}"
+        )
         return
     chosen = RayBackend(address, study.resources) if backend == "ray" else LocalBackend()
     console = _console()

@@ -218,6 +218,19 @@ def test_local_sweep_retries_reports_and_resumes(
 ) -> None:
     folders = sweep_and_check(tiny_study, LocalBackend(), "local", tmp_path, monkeypatch)
     assert pids(folders) == {os.getpid()}
+    # another limit: the dry run shows the finished jobs the sweep would refuse, and why
+    changed = tiny_study.read_text(encoding="utf-8").replace("  limit: 10\n", "  limit: 12\n")
+    assert changed != tiny_study.read_text(encoding="utf-8")
+    tiny_study.write_text(changed, encoding="utf-8")
+    dry = CliRunner().invoke(main, ["sweep", str(tiny_study), "--dry-run"])
+    lines = dry.output.splitlines()
+    refused = [line.split()[1] for line in lines if line.startswith("refused")]
+    arms = [f"{tiny_model.name}/{arm}/seed1" for arm in ("baseline", "commonsenseqa")]
+    finished = {f"{arm}/{target}" for arm in arms for target in ("pawsx", "tatoeba")}
+    assert set(refused) == finished | {f"{arms[1]}/intermediate"}
+    assert "(changed: limit 10 -> 12)" in dry.output
+    assert lines[-1].startswith("7 jobs, 2 to run, 5 refused")  # the broken targets run
+    tiny_study.write_text(changed.replace("  limit: 12\n", "  limit: 10\n"), encoding="utf-8")
 
     # a configuration's seed folder reads as one run: report and compare take the sweep's runs
     baseline, trained = (str(tmp_path / "sweep" / tiny_model.name / c / "seed1")

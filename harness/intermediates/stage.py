@@ -117,16 +117,32 @@ def finished(output: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     return summary if _trained_with(summary, settings) else None
 
 
-def _replace(
+def _guard(
     options: IntermediateOptions, settings: dict[str, Any], summary: dict[str, Any], log: Log
 ) -> None:
-    """A finished checkpoint trained with other settings is never replaced silently, and
-    once replaced nothing of it outlives it: no summary, adapter or head."""
+    """A finished checkpoint trained with other settings is never replaced silently."""
     guard_replacement(
         settings, summary.get("settings", {}),
         f"{options.output} holds an intermediate checkpoint trained",
         f"{options.output}: replacing the checkpoint trained", options.overwrite, log,
     )  # fmt: skip
+
+
+def check_replaceable(options: IntermediateOptions) -> None:
+    """Raise as ``train_intermediate`` would, at once, on a checkpoint in its folder
+    trained with other settings (without ``overwrite``); nothing is changed."""
+    settings = options.settings()
+    summary = _summary(options.output)
+    if summary is not None and not _trained_with(summary, settings):
+        _guard(options, settings, summary, lambda _: None)
+
+
+def _replace(
+    options: IntermediateOptions, settings: dict[str, Any], summary: dict[str, Any], log: Log
+) -> None:
+    """Replace a checkpoint trained with other settings (``_guard`` permitting): nothing
+    of it outlives it, no summary, adapter or head."""
+    _guard(options, settings, summary, log)
     if is_main():
         (options.output / SUMMARY).unlink()
         for part in ("adapter", "heads"):

@@ -117,6 +117,23 @@ def job_done(job: Job) -> bool:
     return finished_targets(tasks, options) == [job.target]
 
 
+def job_refusal(job: Job) -> str | None:
+    """Why the job would stop as it starts, if it would: its folder holds a result or
+    checkpoint computed with other settings, and no ``overwrite`` (``--dry-run`` says so)."""
+    from harness.intermediates.stage import check_replaceable as check_checkpoint
+    from harness.targets.runner import check_replaceable as check_results
+
+    options, tasks = _resolve(job)
+    try:
+        if job.kind == INTERMEDIATE:
+            check_checkpoint(options)
+        else:
+            check_results(tasks, options)
+    except ConfigError as err:
+        return str(err)
+    return None
+
+
 def run_job(job: Job) -> None:
     """Run one job in this process (the sweep's own, or a Ray worker's); raises on failure.
     Its log goes to ``log.txt`` in its folder."""

@@ -83,6 +83,16 @@ def finished_targets(tasks: Sequence[TaskSpec], options: EvalOptions) -> list[st
     ]
 
 
+def check_replaceable(tasks: Sequence[TaskSpec], options: EvalOptions) -> None:
+    """Raise as ``run_targets`` would, at once, on a task finished in ``options.output``
+    with other settings (without ``overwrite``); nothing is changed."""
+    store = RunStore(options.output, writes=False)
+    for task in tasks:
+        settings = stage_for(task, options, lambda _: None).settings()
+        if not store.finished(task.name, config_hash(settings)):
+            _guard_finished(store, task.name, settings, options.overwrite, lambda _: None)
+
+
 def _spec_dict(task: TaskSpec) -> dict[str, Any]:
     from dataclasses import asdict
 
