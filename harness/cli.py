@@ -47,6 +47,10 @@ def _registry(registries: tuple[str, ...]) -> Any:
     return load_registry(registries)
 
 
+# the seeds numpy (and so transformers' set_seed) accepts
+MAX_SEED = 2**32 - 1
+
+
 class Harness(click.Group):
     """Turns user errors into one clear line and exit status 2, never a traceback; an
     interrupt into a line saying what survives it, and the shell's status for SIGINT."""
@@ -146,7 +150,13 @@ MODEL_OPTION = click.option(
     "--model", "model_name", required=True, help="Registry name, checkpoint folder or hub id."
 )
 TRAINING_OPTIONS = _options(
-    click.option("--seed", default=1, show_default=True, type=int, help="Random seed."),
+    click.option(
+        "--seed",
+        default=1,
+        show_default=True,
+        type=click.IntRange(0, MAX_SEED),
+        help="Random seed.",
+    ),
     click.option("--epochs", type=float, help="Override each task's default."),
     click.option("--lr", type=float, help="Override each task's default learning rate."),
     click.option(
@@ -515,6 +525,8 @@ def run_command(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()] or [o["seed"]]
     except ValueError:
         raise ConfigError(f"--seeds {seeds!r}: expected comma-separated integers") from None
+    if any(not 0 <= s <= MAX_SEED for s in seed_list):
+        raise ConfigError(f"--seeds {seeds}: each seed must be in 0..{MAX_SEED}")
     if len(set(seed_list)) < len(seed_list):  # a mean over one run counted twice
         raise ConfigError(f"--seeds {seeds}: a seed given twice")
     name = model_label(model_name)

@@ -140,6 +140,7 @@ def test_retrieval_targets_need_no_training(
         (["--max-length", "0"], "--max-length must be positive, got 0"),
         (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),
         (["--max-length", "300"], "takes at most 254 tokens"),
+        (["--seed", "-1"], "-1 is not in the range 0<=x<=4294967295"),
         (["--adapter", "lorax"], "adapter 'lorax': not a peft method"),
         (["--adapter", "lora", "--adapter-option", "r=x"], "option r='x' must be int"),
         (["--adapter-option", "r=8"], "adapter options given, but the adapter is full"),

@@ -328,6 +328,9 @@ def test_run_compares_with_the_baseline_over_seeds(
     code, output = run("run", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
                        "--targets", "pawsx", "--seeds", "1,1", "--output", str(tmp_path / "twice"))  # fmt: skip
     assert code == 2 and "--seeds 1,1: a seed given twice" in output
+    code, output = run("run", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+                       "--targets", "pawsx", "--seeds=-1,2", "--output", str(tmp_path / "negative"))  # fmt: skip
+    assert code == 2 and "--seeds -1,2: each seed must be in 0..4294967295" in output
 
 
 def test_the_study_table_claims_a_comparison_only_with_a_baseline() -> None:

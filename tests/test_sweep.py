@@ -67,6 +67,7 @@ def tiny_study(tmp_path: Path, tiny_model: Path, xtreme_dir: Path, intermediate_
         ({"intermediates": ["mnli", ["mnli"]]}, "intermediates[1]", "the same tasks as mnli"),
         ({"targets": ["xnli", "nope"]}, "targets", "nope"),
         ({"seeds": [1, "two"]}, "seeds[1]", "expected int"),
+        ({"seeds": [-1, 2]}, "seeds", "each seed must be in 0..4294967295"),
         ({"settings": {"lr": "fast"}}, "settings", "lr: 'fast' is not a valid float"),
         ({"settings": {"epoch": 2}}, "settings", "unknown setting epoch"),
         ({"settings": {"limit": 0}}, "settings", "--limit must be at least 1"),

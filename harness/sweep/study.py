@@ -87,7 +87,7 @@ def _names(kind: type | tuple[type, ...]) -> str:
 
 def load_study(path: Path) -> StudySpec:
     """Read and check a study file; every problem is a ConfigError naming file and field."""
-    from harness.cli import run_options
+    from harness.cli import MAX_SEED, run_options
     from harness.registry import load_registry
 
     try:
@@ -126,6 +126,8 @@ def load_study(path: Path) -> StudySpec:
     seeds = tuple(read.items("seeds", int)) if "seeds" in raw else (1,)
     if len(set(seeds)) < len(seeds):
         raise read.error("seeds", f"a seed given twice in {list(seeds)}")
+    if any(not 0 <= seed <= MAX_SEED for seed in seeds):
+        raise read.error("seeds", f"each seed must be in 0..{MAX_SEED}, got {list(seeds)}")
     settings = read.get("settings", dict, {})
     try:
         options = run_options(settings)
