@@ -82,19 +82,31 @@ TRAINED_FROM = "intermediate.json"
 CONVENTIONS = ("input_prefix", "layer", "pooling")
 
 
+def trained_summary(folder: Path) -> dict[str, Any] | None:
+    """The summary ``harness train`` wrote into ``folder`` (None where there is none)."""
+    summary = folder / TRAINED_FROM
+    if not summary.is_file():
+        return None
+    try:
+        return json.loads(summary.read_text(encoding="utf-8"))
+    except ValueError as err:
+        raise ConfigError(f"{summary}: not the summary harness train writes ({err})") from None
+
+
 def _conventions(folder: Path) -> dict[str, Any]:
     """The input conventions (e5's "query: " prefix, say) of the model a ``harness
     train`` checkpoint was trained from: the checkpoint expects the inputs it was
     trained on. Nothing for any other checkpoint folder."""
-    summary = folder / TRAINED_FROM
-    if not summary.is_file():
+    summary = trained_summary(folder)
+    if summary is None:
         return {}
     try:
-        base = json.loads(summary.read_text(encoding="utf-8"))["settings"]["model"]
+        base = summary["settings"]["model"]
         return {key: base[key] for key in CONVENTIONS if key in base}
-    except (ValueError, KeyError, TypeError) as err:
+    except (KeyError, TypeError) as err:
         raise ConfigError(
-            f"{summary}: not the summary harness train writes ({type(err).__name__}: {err})"
+            f"{folder / TRAINED_FROM}: not the summary harness train writes "
+            f"({type(err).__name__}: {err})"
         ) from None
 
 

@@ -54,6 +54,23 @@ def task_table(name: str, block: dict[str, Any]) -> Table:
     return table
 
 
+def rolled_up_mean(data: Mapping[str, Any], group: str | None) -> tuple[float | None, bool]:
+    """A run's group mean (``group``) or XTREME score (None), and whether it is over the
+    languages evaluated only: XTREME's own needs every language, so a run short of some
+    shows the other, marked."""
+
+    def pick(rollup: Mapping[str, Any]) -> float | None:
+        if group is None:
+            return rollup.get("xtreme_score")
+        return (rollup.get("groups") or {}).get(group)
+
+    benchmark = pick(data)
+    if benchmark is not None:
+        return benchmark, False
+    evaluated = pick(data.get("over_languages_evaluated") or {})
+    return evaluated, evaluated is not None
+
+
 def summary_table(data: dict[str, Any]) -> Table:
     table = Table(title="summary", title_justify="left")
     for column in ("task", "group", "metric", "languages", "score"):
@@ -61,11 +78,10 @@ def summary_table(data: dict[str, Any]) -> Table:
     for name, block in data.get("results", {}).items():
         cells = (name, block.get("group") or "", block.get("metric", ""))
         table.add_row(*map(escape, cells), str(len(block["languages"])), _fmt(block.get("score")))
-    run = Run("", Path(), data)
     missing = sum(len(langs) for langs in (data.get("missing_languages") or {}).values())
     partial_note = f" over the languages evaluated ({missing} missing: not XTREME's)"
     for group in [*GROUPS, None]:
-        score, partial = run.mean(group)
+        score, partial = rolled_up_mean(data, group)
         if score is None:
             continue
         note = ("group mean" if group else "score") + (partial_note if partial else "")
@@ -113,20 +129,7 @@ class Run:
         return bool((self.data.get("missing_languages") or {}).get(task))
 
     def mean(self, group: str | None) -> tuple[float | None, bool]:
-        """A group mean (``group``) or the XTREME score (None), and whether it is over
-        the languages evaluated only: XTREME's own needs every language, so a run short
-        of some shows the other, marked."""
-
-        def pick(data: Mapping[str, Any]) -> float | None:
-            return (
-                data.get("xtreme_score") if group is None else (data.get("groups") or {}).get(group)
-            )
-
-        benchmark = pick(self.data)
-        if benchmark is not None:
-            return benchmark, False
-        evaluated = pick(self.data.get("over_languages_evaluated") or {})
-        return evaluated, evaluated is not None
+        return rolled_up_mean(self.data, group)
 
     def language_scores(self, task: str) -> dict[str, float]:
         """Each evaluated language's primary score."""

@@ -30,7 +30,7 @@ from harness.errors import ConfigError
 from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import fit_max_length, load_model, load_tokenizer
-from harness.registry import TRAINED_FROM
+from harness.registry import TRAINED_FROM, trained_summary
 from harness.results import config_hash, environment, guard_replacement, write_json
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 from harness.targets.options import FALLBACK
@@ -38,7 +38,6 @@ from harness.tasks import task_kind
 from harness.tasks.base import EncodeSettings, TaskKind
 
 Log = Callable[[str], None]
-SUMMARY = TRAINED_FROM
 
 
 @dataclass
@@ -100,11 +99,6 @@ class _Task:
     info: dict[str, Any]
 
 
-def _summary(output: Path) -> dict[str, Any] | None:
-    path = output / SUMMARY
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
 def _trained_with(
     summary: dict[str, Any] | None, settings: dict[str, Any]
 ) -> TypeGuard[dict[str, Any]]:
@@ -113,7 +107,7 @@ def _trained_with(
 
 def finished(output: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
     """The summary of a finished intermediate training with these settings, if any."""
-    summary = _summary(output)
+    summary = trained_summary(output)
     return summary if _trained_with(summary, settings) else None
 
 
@@ -132,7 +126,7 @@ def check_replaceable(options: IntermediateOptions) -> None:
     """Raise as ``train_intermediate`` would, at once, on a checkpoint in its folder
     trained with other settings (without ``overwrite``); nothing is changed."""
     settings = options.settings()
-    summary = _summary(options.output)
+    summary = trained_summary(options.output)
     if summary is not None and not _trained_with(summary, settings):
         _guard(options, settings, summary, lambda _: None)
 
@@ -144,14 +138,14 @@ def _replace(
     of it outlives it, no summary, adapter or head."""
     _guard(options, settings, summary, log)
     if is_main():
-        (options.output / SUMMARY).unlink()
+        (options.output / TRAINED_FROM).unlink()
         for part in ("adapter", "heads"):
             shutil.rmtree(options.output / part, ignore_errors=True)
 
 
 def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
     settings = options.settings()
-    summary = _summary(options.output)
+    summary = trained_summary(options.output)
     if _trained_with(summary, settings):
         log(f"intermediate checkpoint {options.output} already trained with these settings: reused")
         return summary
@@ -264,7 +258,7 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
     }
     if is_main():
         _save(options.output, tasks, encoder, peft_encoder, tokenizer)
-        write_json(options.output / SUMMARY, summary)
+        write_json(options.output / TRAINED_FROM, summary)
     wait()  # the checkpoint is complete before any process loads it for the targets
     return summary
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.models.adapters import AdapterSpec
-from harness.registry import TRAINED_FROM
+from harness.registry import trained_summary
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 
 # what a trained target uses when neither the registry nor the command line says
@@ -31,10 +30,9 @@ FALLBACK = {
 def trained_from(model: ModelSpec) -> dict[str, Any] | None:
     """How a ``harness train`` checkpoint was made (its summary's settings and their
     hash), for the record of what a result came from; None for any other model."""
-    summary = Path(model.path) / TRAINED_FROM if model.source == "local" else None
-    if summary is None or not summary.is_file():
+    recorded = trained_summary(Path(model.path)) if model.source == "local" else None
+    if recorded is None:
         return None
-    recorded = json.loads(summary.read_text(encoding="utf-8"))
     return {key: recorded.get(key) for key in ("config_hash", "settings")}
 
 
