@@ -262,19 +262,18 @@ def _best_span(
     end_logits: np.ndarray,
     offsets: Offsets,
     max_answer_length: int,
-    max_context: np.ndarray | None = None,
+    max_context: np.ndarray,
 ) -> tuple[float, int, int] | None:
     """(start + end logit, first char, end char) of the best context span of one window
     among its n-best starts and ends; None when none of those pairs makes a valid span.
-    Of the n-best starts, only those where ``max_context`` holds (all by default) count."""
+    Of the n-best starts, only those where ``max_context`` holds count."""
     context = np.array([t for t, o in enumerate(offsets) if o is not None], dtype=int)
     if not context.size:
         return None
     starts = context[np.argsort(-start_logits[context], kind="stable")[:N_BEST]]
-    if max_context is not None:
-        starts = starts[max_context[starts]]
-        if not starts.size:
-            return None
+    starts = starts[max_context[starts]]
+    if not starts.size:
+        return None
     ends = context[np.argsort(-end_logits[context], kind="stable")[:N_BEST]]
     length = ends[None, :] - starts[:, None] + 1
     scores = np.where(
