@@ -43,16 +43,70 @@ def test_length_sorted_batches_cover_everything_once() -> None:
 
 def test_token_budget_caps_padded_tokens_per_batch() -> None:
     lengths = [random.Random(i).randint(1, 60) for i in range(300)] + [250]
-    batches = length_sorted_batches(lengths, 64, max_tokens=200)
-    assert sorted(i for b in batches for i in b) == list(range(301))
-    assert batches[0] == [300]  # longer than the budget: alone, and first
-    for batch in batches:
-        width = max(lengths[i] for i in batch)
-        assert lengths[batch[0]] == width
-        assert len(batch) <= 64
-        assert len(batch) == 1 or len(batch) * width <= 200
-        if batch is not batches[-1]:  # filled up to the budget or the batch size
-            assert len(batch) == 64 or (len(batch) + 1) * width > 200
+    for batch_cost in (None, 0, 32):
+        batches = length_sorted_batches(lengths, 64, max_tokens=200, batch_cost=batch_cost)
+        assert sorted(i for b in batches for i in b) == list(range(301))
+        assert batches[0] == [300]  # longer than the budget: alone, and first
+        for batch in batches:
+            width = max(lengths[i] for i in batch)
+            assert lengths[batch[0]] == width
+            assert len(batch) <= 64
+            assert len(batch) == 1 or len(batch) * width <= 200
+
+
+def _cheapest_cost(
+    lengths: list[int], batch_size: int, max_tokens: int | None, batch_cost: int | None
+) -> tuple[int, int]:
+    """(batches, padded tokens + batch_cost a batch) of the best cut, by trying every
+    start for every end: batches first when there is no batch_cost."""
+    ordered = sorted(lengths, reverse=True)
+    per_batch = (1, 0) if batch_cost is None else (0, batch_cost)
+    best = [(0, 0)] + [(len(lengths) + 1, 0)] * len(lengths)
+    for end in range(1, len(ordered) + 1):
+        for start in range(end):
+            size, width = end - start, ordered[start]
+            if size > batch_size or (size > 1 and max_tokens and size * width > max_tokens):
+                continue
+            batches, tokens = best[start]
+            best[end] = min(
+                best[end], (batches + per_batch[0], tokens + size * width + per_batch[1])
+            )
+    return best[-1]
+
+
+def test_batches_are_the_cheapest_cut_of_the_sorted_inputs() -> None:
+    rng = random.Random(0)
+    for _ in range(300):
+        lengths = [rng.randint(1, 40) for _ in range(rng.randint(1, 40))]
+        batch_size, max_tokens = rng.randint(1, 10), rng.choice([None, 50, 100])
+        for batch_cost in (None, 0, 5, 40):
+            batches = length_sorted_batches(lengths, batch_size, max_tokens, batch_cost)
+            padded = sum(len(b) * lengths[b[0]] for b in batches)
+            got = (
+                (len(batches), padded)
+                if batch_cost is None
+                else (0, padded + batch_cost * len(batches))
+            )
+            assert got == _cheapest_cost(lengths, batch_size, max_tokens, batch_cost)
+
+
+def test_cutting_pads_less_than_filling_each_batch_in_turn() -> None:
+    # lengths sparse at the long end, as in Tatoeba; filled in turn, batches of 4 pad
+    # to 120 + 48 + 30 = 198 tokens: [30, 22, 21, 20] [12, 11, 10, 10] [10, 10, 9]
+    lengths = [30, 22, 21, 20, 12, 11, 10, 10, 10, 10, 9]
+    fewest = length_sorted_batches(lengths, 4)
+    assert [[lengths[i] for i in b] for b in fewest] == [
+        [30, 22, 21, 20],
+        [12, 11, 10],
+        [10, 10, 10, 9],
+    ]  # as few batches, 196 tokens
+    cut = length_sorted_batches(lengths, 4, batch_cost=4)
+    assert [[lengths[i] for i in b] for b in cut] == [
+        [30],
+        [22, 21, 20],
+        [12, 11, 10],
+        [10, 10, 10, 9],
+    ]  # 172 tokens + 4 batches at 4 = 188, against 198 + 3 at 4 = 210
 
 
 def test_the_last_batches_are_split_among_the_streams() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from harness.engine.attention import aligned_attention
-from harness.engine.batching import balanced_tail, length_sorted_batches
+from harness.engine.batching import balanced_tail, device_batch_cost, length_sorted_batches
 from harness.engine.distributed import gather_lists, process_count, process_index
 from harness.engine.linear import packed_linears
 from harness.engine.precision import inference
@@ -57,7 +57,7 @@ def predict_outputs(
     model.eval()
     device = torch.device(device) if device else next(model.parameters()).device
     lengths = [kind.length(f) for f in features]
-    batches = length_sorted_batches(lengths, batch_size, max_tokens)
+    batches = length_sorted_batches(lengths, batch_size, max_tokens, device_batch_cost(device))
     mine = batches[process_index() :: process_count()]
 
     def predict(indices: list[int]) -> list[tuple[int, Any]]:

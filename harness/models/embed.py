@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from harness.cache import ContentCache, model_identity
-from harness.engine.batching import length_sorted_batches
+from harness.engine.batching import device_batch_cost, length_sorted_batches
 from harness.engine.distributed import (
     gather_lists,
     process_count,
@@ -104,7 +104,9 @@ def embed_sentences(
         return batch, torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
 
     # with several processes each encodes every N-th batch; the rows are gathered
-    batches = length_sorted_batches([len(x) for x in ids], settings.batch_size, settings.max_tokens)
+    batches = length_sorted_batches(
+        [len(x) for x in ids], settings.batch_size, settings.max_tokens, device_batch_cost(device)
+    )
     mine = batches[process_index() :: process_count()]
     depth = contextlib.nullcontext() if all_layers else first_layers(model, layer)
     with depth:
