@@ -35,12 +35,6 @@ def _cuttable(model: Any) -> tuple[nn.Module, nn.ModuleList] | None:
     return (encoder, stack) if isinstance(stack, nn.ModuleList) and len(children) == 1 else None
 
 
-def layer_stack(model: Any) -> nn.ModuleList | None:
-    """The encoder's list of layers, if the encoder holds nothing else."""
-    cuttable = _cuttable(model)
-    return None if cuttable is None else cuttable[1]
-
-
 @contextlib.contextmanager
 def first_layers(model: Any, needed: int) -> Iterator[None]:
     """Within: ``model`` runs only the layers that hidden state ``needed`` (0, the
