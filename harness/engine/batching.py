@@ -113,9 +113,9 @@ def _cheapest_cut(
         p, cheapest = end - 1, (count + 1, 0)  # more batches than inputs: any cut is cheaper
         while p >= 0:
             width = lengths[run_start[p]]
-            fits = (
-                batch_size if max_tokens is None else min(batch_size, max_tokens // max(width, 1))
-            )
+            fits = batch_size
+            if max_tokens is not None and width > 0:  # inputs of no tokens fit any number
+                fits = min(batch_size, max_tokens // width)
             start = max(run_start[p], end - max(1, fits))
             if start > p:  # no start in this run fits, nor in any longer run before it
                 break
