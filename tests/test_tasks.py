@@ -78,7 +78,7 @@ def test_batches_are_the_cheapest_cut_of_the_sorted_inputs() -> None:
     rng = random.Random(0)
     for _ in range(300):
         lengths = [rng.randint(0, 40) for _ in range(rng.randint(1, 40))]
-        batch_size, max_tokens = rng.randint(1, 10), rng.choice([None, 50, 100])
+        batch_size, max_tokens = rng.randint(1, 10), rng.choice([None, 3, 50, 100])
         for batch_cost in (None, 0, 5, 40):
             batches = length_sorted_batches(lengths, batch_size, max_tokens, batch_cost)
             padded = sum(len(b) * lengths[b[0]] for b in batches)
