@@ -223,6 +223,17 @@ def test_threshold_never_splits_tied_scores():
     assert best.f1 == pytest.approx(80.0)
 
 
+def test_the_highest_of_equally_good_cuts_wins_though_their_floats_differ():
+    # 7 gold pairs; accepting 5 (4 right) and 8 (5 right) both give F1 2/3, which
+    # floating point computes as 66.666...66 and 66.666...67
+    right = [0, 1, 1, 1, 1, 0, 0, 1]
+    candidates = [Candidate(f"s-{i}", f"t-{i}", 10.0 - i) for i in range(len(right))]
+    gold = {(f"s-{i}", f"t-{i}") for i, r in enumerate(right) if r} | _gold("m1", "m2")
+    best = tune_threshold(candidates, gold)
+    assert best.threshold == 5.5  # between the 5th (score 6) and the 6th (score 5)
+    assert (best.precision, best.f1) == pytest.approx((80.0, 200 / 3))
+
+
 def test_threshold_after_the_last_candidate_is_its_score():
     best = tune_threshold(_cands(("a", 3.0), ("b", 2.0)), _gold("a", "b"))
     assert (best.threshold, best.f1) == (2.0, 100.0)

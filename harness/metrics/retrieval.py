@@ -51,6 +51,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, TypeVar
 
 import faiss
@@ -551,14 +552,19 @@ def tune_threshold(candidates: Sequence[Candidate], gold: Collection[tuple[str, 
         raise ValueError("tuning a threshold needs gold pairs")
     ranked = sorted(candidates, key=lambda c: -c.score)
     best = Threshold(math.inf, 0.0, 0.0, 0.0)
+    # F1 is 2 * correct / (accepted + gold): compared exactly, since two equal F1s can
+    # round apart in floating point and then a lower cut would beat an equally good one
+    best_f1 = Fraction(0)
     correct = 0
     for i, candidate in enumerate(ranked):
         correct += (candidate.src_id, candidate.trg_id) in gold_set
         last = i + 1 == len(ranked)
         if not last and ranked[i + 1].score == candidate.score:
             continue
-        precision, recall, f1 = _prf(correct, i + 1, len(gold_set))
-        if f1 > best.f1:
+        f1_exact = Fraction(2 * correct, i + 1 + len(gold_set))
+        if f1_exact > best_f1:
+            best_f1 = f1_exact
+            precision, recall, f1 = _prf(correct, i + 1, len(gold_set))
             threshold = candidate.score
             if not last:
                 midpoint = (candidate.score + ranked[i + 1].score) / 2
