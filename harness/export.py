@@ -27,6 +27,7 @@ from typing import Any
 from harness.atomic import scratch_folder
 from harness.data import SplitData, fingerprint, read_split
 from harness.errors import ConfigError, HarnessError
+from harness.metrics import xtreme_score
 from harness.registry import Registry, load_registry
 from harness.specs import TaskSpec
 
@@ -291,8 +292,9 @@ def check_submission(
 ) -> list[str]:
     """Every problem of the submission in ``folder`` (empty: it is complete and consistent).
 
-    The languages are the registry's; files are compared with the test files read through
-    the registry from ``data_dir``. With ``tasks`` only those task folders are checked.
+    The languages are XTREME's (``xtreme_languages``), whatever a user registry lists;
+    files are compared with the test files read through the registry from ``data_dir``.
+    With ``tasks`` only those task folders are checked.
     """
     if not folder.is_dir():
         return [f"{folder}: no such folder"]
@@ -307,10 +309,11 @@ def check_submission(
         if not task_dir.is_dir():
             problems.append(f"{name}/: missing task folder")
             continue
-        expected = {file_name(name, lang): lang for lang in task.languages}
+        languages = xtreme_score.xtreme_languages()[name]
+        expected = {file_name(name, lang): lang for lang in languages}
         problems += [
             f"{name}/{entry.name}: unexpected file (expected test-LANG.{FORMATS[name].extension} "
-            f"for {', '.join(task.languages)})"
+            f"for {', '.join(languages)})"
             for entry in sorted(task_dir.iterdir())
             if entry.name not in expected
         ]
@@ -346,8 +349,8 @@ def export_submission(
 ) -> list[str]:
     """Write the run's test predictions as a submission; returns the files written.
 
-    Languages come from the registry as the run loaded it (its registry files); the test
-    files from ``data_dir``, by default the run's own data folder. Nothing is written
+    The languages are XTREME's (``xtreme_languages``); the tasks are read through the
+    registry as the run loaded it (its registry files), the test files from ``data_dir``, by default the run's own data folder. Nothing is written
     unless every language of every task passes; then each task folder is built aside and
     swapped in whole, so ``out_dir`` never holds a half-written task (other task folders
     there are left alone, which lets a submission be assembled from several runs).
@@ -367,7 +370,7 @@ def export_submission(
         if block is None:
             problems.append(f"{name}: not in the run (it holds: {', '.join(results) or 'nothing'})")
             continue
-        for lang in task.languages:
+        for lang in xtreme_score.xtreme_languages()[name]:
             text, found = _export_file(run_dir, block, task, lang, data_dir, options.get("limit"))
             problems += [f"{name} {lang}: {p}" for p in found]
             if text is not None:

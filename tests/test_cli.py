@@ -58,6 +58,25 @@ def test_eval_trains_on_english_and_scores_every_language(
     assert code == 0 and "already finished" in output
 
 
+def test_a_registry_listing_fewer_languages_leaves_the_run_short_of_xtreme(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text("targets:\n  pawsx: {languages: [en, de]}\n")
+    out = tmp_path / "run"
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx",
+                       "--registry", str(narrow), "--data-dir", str(xtreme_dir),
+                       "--train-split", "dev", "--eval-split", "dev", "--train-limit", "16",
+                       "--limit", "8", "--epochs", "1", "--batch-size", "8",
+                       "--output", str(out))  # fmt: skip
+    assert code == 0, output
+    data = json.loads((out / "results.json").read_text())
+    block = data["results"]["pawsx"]
+    assert set(block["languages"]) == {"en", "de"} and not block["gaps"]  # only those ran
+    assert block["task_languages"] == ["de", "en", "es", "fr", "ja", "ko", "zh"]
+    assert data["missing_languages"]["pawsx"] == ["es", "fr", "ja", "ko", "zh"]
+
+
 def test_eval_split_without_gold_saves_predictions_only(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """`harness export`: a run's test predictions as an XTREME submission, and `--check`.
 
 Fast tests use a hand-built run folder over a small XTREME-layout data folder, with a
-user registry restricting every target to one or two languages; no model runs. The
+user registry restricting every target to one or two languages and XTREME's language
+lists narrowed to match (a submission needs XTREME's); no model runs. The
 realdata test checks a synthetic submission against the real XNLI and PAWS-X test files.
 """
 
@@ -15,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from harness.cli import main
 from harness.data import fingerprint, read_split
 from harness.errors import HarnessError
 from harness.export import check_submission, export_submission, sorted_positions
+from harness.metrics import xtreme_score
 from harness.registry import Registry, load_registry
 
 REGISTRY = """\
@@ -108,6 +111,15 @@ EXPECTED = {
     # sorted English: hello (row 1), thanks (row 0)
     "tatoeba/test-fr.tsv": "0\n1\n",
 }
+
+
+XTREME_LANGUAGES = xtreme_score.xtreme_languages
+
+
+@pytest.fixture(autouse=True)
+def _xtreme_as_narrow_as_the_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    lists = {name: tuple(t["languages"]) for name, t in yaml.safe_load(REGISTRY)["targets"].items()}
+    monkeypatch.setattr(xtreme_score, "xtreme_languages", lambda: lists)
 
 
 @pytest.fixture
@@ -359,6 +371,15 @@ def test_check_passes_a_good_export(
                        "--registry", str(registry_file))  # fmt: skip
     assert code == 0, output
     assert output.startswith(f"ok: {submission}: 16 files of udpos, panx, xnli")
+
+
+def test_a_submission_needs_xtreme_languages_whatever_the_registry_lists(
+    submission: Path, data_dir: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(xtreme_score, "xtreme_languages", XTREME_LANGUAGES)
+    problems = check_submission(submission, data_dir, registry, ["xnli"])
+    assert "xnli/test-ar.tsv: missing" in problems  # XNLI's 15 languages, not the 2 listed
+    assert len(problems) == 13
 
 
 def _write(rel: str, text: str) -> Callable[[Path], None]:

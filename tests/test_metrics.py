@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.metrics.classification import accuracy, binary_f1, classification_scores
 from harness.metrics.qa import mlqa_scores, normalize_answer, squad_scores
 from harness.metrics.tagging import tagging_scores
-from harness.metrics.xtreme_score import GROUPS, TASK_METRICS, rollup, run_rollup, task_score
+from harness.metrics.xtreme_score import (
+    GROUPS,
+    TASK_METRICS,
+    rollup,
+    run_rollup,
+    task_score,
+    xtreme_languages,
+)
 
 # --- classification ----------------------------------------------------------------
 
@@ -245,6 +254,36 @@ def test_a_run_short_of_languages_gets_no_xtreme_score_only_means_named_as_parti
     assert evaluated["xtreme_score"] == pytest.approx(50.0)
     blocks["tatoeba"]["languages"] = _results()["tatoeba"]
     assert run_rollup(blocks)["xtreme_score"] == pytest.approx(50.0)
+
+
+def test_a_language_beyond_the_task_list_counts_only_among_those_evaluated():
+    results = _results()
+    results["xnli"]["xx"] = {"accuracy": 100.0}  # a user registry gave XNLI another language
+    blocks = {
+        task: {"languages": per_lang, "task_languages": list(LANGS[task])}
+        for task, per_lang in results.items()
+    }
+    rolled = run_rollup(blocks)
+    assert rolled["xtreme_score"] == pytest.approx(50.0)
+    assert rolled["over_languages_evaluated"]["xtreme_score"] > 50.0
+
+
+def test_xtreme_languages_are_the_builtin_registry_s_whatever_a_user_registry_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    narrow = tmp_path / "narrow.yaml"
+    narrow.write_text("targets:\n  xnli: {languages: [en]}\n")
+    monkeypatch.setenv("HARNESS_REGISTRY", str(narrow))
+    xtreme_languages.cache_clear()
+    try:
+        languages = xtreme_languages()
+    finally:
+        xtreme_languages.cache_clear()
+    assert languages["xnli"] == tuple(
+        ["ar", "bg", "de", "el", "en", "es", "fr", "hi", "ru", "sw", "th", "tr", "ur", "vi", "zh"]
+    )  # XNLI's 15 (xtreme.md)
+    assert set(languages) == set(TASK_METRICS)
+    assert len(languages["panx"]) == 40 and len(languages["tatoeba"]) == 36
 
 
 def test_rollup_rejects_what_it_cannot_score():

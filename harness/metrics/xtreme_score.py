@@ -14,6 +14,7 @@ list (the registry's ``languages``). Rules (XTREME's):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import fmean
@@ -38,6 +39,17 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "bucc2018": ("f1",),
     "tatoeba": ("accuracy",),
 }
+
+
+@functools.cache
+def xtreme_languages() -> dict[str, tuple[str, ...]]:
+    """XTREME's languages for each of its nine tasks: the built-in registry's. A user
+    registry may give a task other languages for its own runs; the XTREME score, the
+    group means and a leaderboard submission still need XTREME's."""
+    from harness.registry import load_registry
+
+    builtin = load_registry(environment=False)
+    return {name: tuple(builtin.target(name).languages) for name in TASK_METRICS}
 
 
 @dataclass(frozen=True)
@@ -108,16 +120,28 @@ def rollup(
 
 def run_rollup(results: Mapping[str, Any]) -> dict[str, Any]:
     """A run's roll-up from its results.json task blocks: ``groups`` and
-    ``xtreme_score`` as XTREME defines them (complete tasks only), and the same means
-    over the languages evaluated (``over_languages_evaluated``), which is what a run
-    short of languages (offline data, ``--languages``) can show, named as such;
-    ``missing_languages`` says where it falls short."""
+    ``xtreme_score`` as XTREME defines them (complete tasks only, over each block's
+    ``task_languages``, which the runner takes from ``xtreme_languages``), and the same
+    means over the languages evaluated (``over_languages_evaluated``), which is what a
+    run short of languages (offline data, ``--languages``, a registry listing others)
+    can show, named as such; ``missing_languages`` says where it falls short."""
     xtreme = {
         name: block["languages"]
         for name, block in results.items()
         if name in TASK_METRICS and block["languages"]
     }
-    benchmark = rollup(xtreme, {name: results[name]["task_languages"] for name in xtreme})
+    listed = {
+        name: {
+            lang: scores
+            for lang, scores in per_lang.items()
+            if lang in results[name]["task_languages"]
+        }
+        for name, per_lang in xtreme.items()
+    }
+    benchmark = rollup(
+        {name: per_lang for name, per_lang in listed.items() if per_lang},
+        {name: results[name]["task_languages"] for name in listed},
+    )
     evaluated = rollup(xtreme, {name: list(scores) for name, scores in xtreme.items()})
     missing = {
         name: [lang for lang in block["task_languages"] if lang not in block["languages"]]

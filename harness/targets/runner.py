@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.engine.distributed import is_main, wait
+from harness.metrics import xtreme_score
 from harness.metrics.xtreme_score import run_rollup
 from harness.results import RunStore, config_hash, guard_replacement
 from harness.specs import TaskSpec
@@ -52,7 +53,8 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
         header = {
             "config_hash": digest,
             "settings": settings,
-            "task_languages": list(task.languages),
+            # XTREME's own list for its nine tasks: what its score and a submission need
+            "task_languages": list(xtreme_score.xtreme_languages().get(task.name, task.languages)),
         }
         progress = store.progress(task.name, digest, header)
         if progress.evaluated or progress.gaps:
