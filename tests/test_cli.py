@@ -358,12 +358,14 @@ def test_a_finished_result_is_never_silently_overwritten(
     args = ["eval", "--model", str(tiny_model), "--targets", "tatoeba", "--languages", "de",
             "--data-dir", str(xtreme_dir), "--output", str(tmp_path / "run")]  # fmt: skip
     assert run(*args)[0] == 0
+    before = (tmp_path / "run" / "results.json").read_bytes()
     code, output = run(*args, "--layer", "1")
     assert (
         code == 2
         and "already holds tatoeba computed with other settings (changed: embedding.layer -1 -> 1)"
         in output
     )
+    assert (tmp_path / "run" / "results.json").read_bytes() == before  # not even its config
     code, output = run(*args, "--layer", "1", "--overwrite")
     assert code == 0 and "replacing the result" in output
     block = json.loads((tmp_path / "run" / "results.json").read_text())["results"]["tatoeba"]

@@ -30,6 +30,17 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
         console(line)
         store.append_log(line)
 
+    # every refusal comes before anything is written: a refused command leaves the folder
+    # as it was, its config and environment included
+    plans = []
+    for task in tasks:
+        stage = stage_for(task, options, log)
+        settings = stage.settings()
+        digest = config_hash(settings)
+        done = store.finished(task.name, digest) is not None
+        if not done:
+            _guard_finished(store, task.name, settings, options.overwrite, log)
+        plans.append((task, stage, settings, digest, done))
     store.start(
         {
             "command": "eval",
@@ -38,14 +49,10 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
             "registry_entries": {t.name: _spec_dict(t) for t in tasks},
         }
     )
-    for task in tasks:
-        stage = stage_for(task, options, log)
-        settings = stage.settings()
-        digest = config_hash(settings)
-        if store.finished(task.name, digest):
+    for task, stage, settings, digest, done in plans:
+        if done:
             log(f"{task.name}: already finished in {store.results_path} (same settings): reused")
             continue
-        _guard_finished(store, task.name, settings, options.overwrite, log)
 
         def save_predictions(name: str, rows: list[Any], task: TaskSpec = task) -> None:
             store.put_predictions(task.name, name, rows)
