@@ -94,6 +94,26 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def check_output_folder(output: Path, model_folder: Path | None, writes: str) -> None:
+    """``output`` must be a folder of its own for what is written there (``writes``:
+    "checkpoint" or "run"): not the local model's own folder (``model_folder``), whose
+    weights a checkpoint would overwrite, and not a folder of the other kind, since a
+    run's files inside a checkpoint change the checkpoint's identity and a checkpoint's
+    files inside a run mix two things in one folder."""
+    if model_folder is not None and model_folder.resolve() == output.resolve():
+        raise ConfigError(
+            f"--output {output} is the folder the model is read from: writing a {writes} "
+            "there would change the model itself; choose another --output"
+        )
+    other = {"checkpoint": "results.json", "run": "config.json"}[writes]
+    if (output / other).is_file():
+        held = "an eval run" if writes == "checkpoint" else "a model checkpoint"
+        raise ConfigError(
+            f"--output {output} holds {held} ({other}); a {writes} needs a folder of its "
+            "own: choose another --output"
+        )
+
+
 def guard_replacement(
     settings: dict[str, Any],
     stored: dict[str, Any],

@@ -386,6 +386,11 @@ class ModelSpec:
     layer: int = -1
     pooling: str = "mean"
 
+    @property
+    def folder(self) -> Path | None:
+        """The folder a local checkpoint is read from (None for a hub id or e5-small)."""
+        return Path(self.path) if self.source == "local" else None
+
     @classmethod
     def parse(cls, name: str, raw: Any, source: str) -> ModelSpec:
         known = {"source", "path", "revision", "description", "input_prefix", "layer", "pooling"}

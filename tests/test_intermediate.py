@@ -299,6 +299,28 @@ def test_train_command_with_lora_reports_trainable_parameters(
     assert recorded["trained_from"]["settings"]["tasks"] == ["commonsenseqa"]
 
 
+def test_train_and_eval_each_need_an_output_folder_of_their_own(
+    tiny_model: Path, intermediate_dir: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    weights = (tiny_model / "model.safetensors").read_bytes()
+    train = ["train", "--model", str(tiny_model), "--intermediate", "commonsenseqa",
+             "--intermediate-dir", str(intermediate_dir), "--epochs", "1"]  # fmt: skip
+    code, output = run(*train, "--output", str(tiny_model))
+    assert code == 2 and "is the folder the model is read from" in output
+    assert (tiny_model / "model.safetensors").read_bytes() == weights
+    evaluation = ["eval", "--model", str(tiny_model), "--targets", "tatoeba", "--languages", "de",
+                  "--data-dir", str(xtreme_dir)]  # fmt: skip
+    assert run(*evaluation, "--output", str(tmp_path / "run"))[0] == 0
+    code, output = run(*train, "--output", str(tmp_path / "run"))
+    assert code == 2 and "holds an eval run (results.json)" in output
+    code, output = run(*evaluation, "--output", str(tiny_model))
+    assert code == 2 and "is the folder the model is read from" in output
+    assert not (tiny_model / "results.json").exists()
+    other = shutil.copytree(tiny_model, tmp_path / "another-checkpoint")
+    code, output = run(*evaluation, "--output", str(other))
+    assert code == 2 and "holds a model checkpoint (config.json)" in output
+
+
 def test_missing_licensed_ccg_data_says_where_to_put_it(
     tiny_model: Path, intermediate_dir: Path, tmp_path: Path
 ) -> None:

@@ -31,7 +31,13 @@ from harness.intermediates.sampler import SamplerSpec
 from harness.models.adapters import AdapterSpec, apply_adapter, merge_adapter, parameter_counts
 from harness.models.encoder import fit_max_length, load_model, load_tokenizer
 from harness.registry import TRAINED_FROM, trained_summary
-from harness.results import config_hash, environment, guard_replacement, write_json
+from harness.results import (
+    check_output_folder,
+    config_hash,
+    environment,
+    guard_replacement,
+    write_json,
+)
 from harness.specs import HYPERPARAMETERS, ModelSpec, TaskSpec
 from harness.targets.options import FALLBACK
 from harness.tasks import task_kind
@@ -144,6 +150,7 @@ def _replace(
 
 
 def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
+    check_output_folder(options.output, options.model.folder, "checkpoint")
     settings = options.settings()
     summary = trained_summary(options.output)
     if _trained_with(summary, settings):

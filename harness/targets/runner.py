@@ -8,7 +8,7 @@ from typing import Any
 from harness.engine.distributed import is_main, wait
 from harness.metrics import xtreme_score
 from harness.metrics.xtreme_score import run_rollup
-from harness.results import RunStore, config_hash, guard_replacement
+from harness.results import RunStore, check_output_folder, config_hash, guard_replacement
 from harness.specs import TaskSpec
 from harness.targets.finetune import TrainedTarget
 from harness.targets.options import EvalOptions
@@ -23,6 +23,7 @@ def stage_for(task: TaskSpec, options: EvalOptions, log: Log) -> TrainedTarget |
 
 
 def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -> dict[str, Any]:
+    check_output_folder(options.output, options.model.folder, "run")
     store = RunStore(options.output, writes=is_main())
     wait()  # every process has read results.json before the main one rewrites it
 
