@@ -565,6 +565,10 @@ def _same_examples(task: str, lang: str, everyone: list[Labelled]) -> int:
     keys = {}
     for who in everyone:
         block = who.run.results[task]
+        if block.get("partial"):
+            raise Refused(
+                f"{who.label}: {task} unfinished (interrupted; the same command resumes it)"
+            )
         if lang not in block["languages"]:
             gaps = [g.split(": ", 1)[1] for g in block.get("gaps", []) if g.startswith(f"{lang}: ")]
             raise Refused(f"{who.label}: no score" + (f" ({'; '.join(gaps)})" if gaps else ""))

@@ -370,6 +370,13 @@ def export_submission(
         if block is None:
             problems.append(f"{name}: not in the run (it holds: {', '.join(results) or 'nothing'})")
             continue
+        if block.get("partial"):
+            done = len(block.get("evaluated", {})) + len(block.get("gaps", []))
+            problems.append(
+                f"{name}: the run stopped before finishing it ({done} languages done); "
+                "rerun the same `harness eval` command to resume it"
+            )
+            continue
         for lang in xtreme_score.xtreme_languages()[name]:
             text, found = _export_file(run_dir, block, task, lang, data_dir, options.get("limit"))
             problems += [f"{name} {lang}: {p}" for p in found]

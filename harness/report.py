@@ -254,8 +254,9 @@ def report_table(runs: Sequence[Run]) -> Table:
         else:
             style = "italic" if row.kind == "group" else "bold"
             table.add_row(escape(row.label), *cells, style=style)
-    if any(any(row.incomplete) for row in rows):
-        table.caption = INCOMPLETE_LEGEND
+    legend = _legend(runs, rows)
+    if legend:
+        table.caption = escape("\n".join(legend))
         table.caption_justify = "left"
     return table
 
@@ -273,9 +274,25 @@ def report_markdown(runs: Sequence[Run]) -> str:
             for i in range(len(runs))
         ]
         lines.append(f"| {wrap.format(row.label)} | " + " | ".join(cells) + " |")
-    if any(any(row.incomplete) for row in rows):
-        lines += ["", INCOMPLETE_LEGEND]
+    for line in _legend(runs, rows):
+        lines += ["", _markdown_escape(line)]
     return "\n".join(lines) + "\n"
+
+
+def _legend(runs: Sequence[Run], rows: Sequence[Row]) -> list[str]:
+    """What the marks mean, and which tasks a run has not finished (interrupted: their
+    languages done so far are kept, and the same command goes on from them)."""
+    legend = [INCOMPLETE_LEGEND] if any(any(row.incomplete) for row in rows) else []
+    unfinished = [
+        f"{run.name}: {task}" for run in runs for task, block in run.results.items()
+        if block.get("partial")
+    ]  # fmt: skip
+    if unfinished:
+        legend.append(
+            "unfinished, its score left out (interrupted; the same command resumes it): "
+            + ", ".join(unfinished)
+        )
+    return legend
 
 
 def _markdown_escape(text: str) -> str:

@@ -339,6 +339,18 @@ def test_an_interrupted_run_redoes_only_unfinished_languages(
     partial = json.loads((tmp_path / "run" / "results.json").read_text())["results"][target]
     first, second = seen
     assert partial["partial"] is True and list(partial["evaluated"]) == [first]
+    # the unfinished folder reads as such everywhere, with no traceback
+    code, output = run("report", str(tmp_path / "run"))
+    assert code == 0 and f"run: {target}" in " ".join(output.split())
+    assert "unfinished, its score left out" in " ".join(output.split())
+    assert run("report", str(tmp_path / "run"), "--plots")[0] == 0
+    code, output = run("report", str(tmp_path / "run"), "--format", "json")
+    assert code == 0 and list(json.loads(output)["tasks"][target]["run"]["languages"]) == [first]
+    code, output = run("export", str(tmp_path / "run"), "--out", str(tmp_path / "sub"),
+                       "--tasks", target)  # fmt: skip
+    assert code != 0 and "stopped before finishing it (1 languages done)" in output
+    code, output = run("compare", str(tmp_path / "run"), str(tmp_path / "run"))
+    assert code == 2 and f"A: {target} unfinished (interrupted" in " ".join(output.split())
 
     seen.clear()
     monkeypatch.setattr(

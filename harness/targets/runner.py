@@ -58,7 +58,9 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
         def save_predictions(name: str, rows: list[Any], task: TaskSpec = task) -> None:
             store.put_predictions(task.name, name, rows)
 
-        header = {
+        header = {  # what even an unfinished block holds: a report reads its scores
+            "kind": task.kind,
+            "metric": task.metric,
             "config_hash": digest,
             "settings": settings,
             # XTREME's own list for its nine tasks: what its score and a submission need
