@@ -65,7 +65,9 @@ def _hub_snapshot(repo: str, revision: str | None) -> str | None:
 
 class ContentCache:
     """Arrays (``.npy``) and JSON values under ``ROOT/NAMESPACE/KEY``; ``root`` None
-    turns the cache off (every lookup misses, nothing is written)."""
+    turns the cache off (every lookup misses, nothing is written). An entry that cannot
+    be read, damaged outside harness (its writes are atomic), is a miss: the value is
+    computed again and replaces it."""
 
     def __init__(self, namespace: str, root: Path | None):
         self.folder = root / namespace if root is not None else None
@@ -75,7 +77,12 @@ class ContentCache:
 
     def load_array(self, key: str) -> np.ndarray | None:
         path = self._path(key, ".npy")
-        return np.load(path) if path is not None and path.is_file() else None
+        if path is None or not path.is_file():
+            return None
+        try:
+            return np.load(path)
+        except (OSError, ValueError, EOFError):  # damaged outside harness: a miss, rewritten
+            return None
 
     def save_array(self, key: str, array: np.ndarray) -> None:
         if not self._writes():
@@ -88,7 +95,10 @@ class ContentCache:
         path = self._path(key, ".json")
         if path is None or not path.is_file():
             return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:  # damaged outside harness: a miss, rewritten
+            return None
 
     def save_json(self, key: str, value: Any) -> None:
         if self._writes():

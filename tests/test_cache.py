@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ from harness.cache import ContentCache, model_identity
 from harness.engine import batching
 from harness.engine.batching import token_budget
 from harness.engine.distributed import process_device
+from harness.errors import ConfigError
+from harness.models.encoder import load_model
+from harness.models.finetuned import FinetuneCache
 from harness.results import append_log
 from harness.specs import ModelSpec
 from tests.test_cli import run
@@ -149,6 +153,47 @@ def test_content_cache_writes_whole_entries(tmp_path: Path) -> None:
     off = ContentCache("vectors", None)
     off.save_json(key, [1])
     assert off.load_json(key) is None
+
+
+def test_a_damaged_entry_is_a_miss_and_is_replaced(tmp_path: Path) -> None:
+    store = ContentCache("values", tmp_path)
+    store.save_json("k", [1])
+    store.save_array("k", np.ones(3))
+    (tmp_path / "values" / "k.json").write_text('{"trunc')
+    (tmp_path / "values" / "k.npy").write_bytes((tmp_path / "values" / "k.npy").read_bytes()[:20])
+    assert store.load_json("k") is None and store.load_array("k") is None
+    store.save_json("k", [2])
+    store.save_array("k", np.zeros(2))
+    assert store.load_json("k") == [2] and store.load_array("k").tolist() == [0.0, 0.0]
+
+
+class _Saved:
+    """Stands in for a model or tokenizer: ``save_pretrained`` writes one file."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def save_pretrained(self, folder: Path) -> None:
+        (Path(folder) / self.name).write_text("saved")
+
+
+def test_a_damaged_fine_tuned_entry_is_trained_again_and_replaced(tmp_path: Path) -> None:
+    cache = FinetuneCache(tmp_path)
+    cache.put("k", _Saved("model.bin"), _Saved("tokenizer.json"), {"steps": 3})
+    folder, outcome = cache.get("k")
+    assert outcome == {"steps": 3}
+    (folder / "outcome.json").write_text("{bad")
+    assert cache.get("k") is None
+    cache.put("k", _Saved("model.bin"), _Saved("tokenizer.json"), {"steps": 4})
+    assert cache.get("k") == (folder, {"steps": 4})
+
+
+def test_truncated_weights_name_the_model_folder(tiny_model: Path, tmp_path: Path) -> None:
+    damaged = shutil.copytree(tiny_model, tmp_path / "damaged")
+    weights = damaged / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])
+    with pytest.raises(ConfigError, match=f"cannot load weights from {damaged}"):
+        load_model(ModelSpec("damaged", "local", path=str(damaged)), "AutoModel")
 
 
 def test_a_model_s_identity_follows_its_files_but_not_its_log(tmp_path: Path) -> None:

@@ -96,6 +96,7 @@ def load_tokenizer(spec: ModelSpec) -> Any:
 def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
     """The encoder plus a freshly initialised ``auto_class`` head (sized by ``head``)."""
     import transformers
+    from safetensors import SafetensorError
     from transformers.utils import logging as hf_logging
 
     location = model_location(spec)
@@ -107,7 +108,7 @@ def load_model(spec: ModelSpec, auto_class: str, **head: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cls.from_pretrained(location, revision=spec.revision, **head)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, SafetensorError) as err:  # missing, unreadable, truncated
         raise ConfigError(
             f"model {spec.name}: cannot load weights from {location}: {err}"
         ) from None

@@ -30,10 +30,8 @@ class FinetuneCache:
         if self.root is None:
             return None
         folder = self.root / key
-        outcome = folder / "outcome.json"
-        if not outcome.is_file():
-            return None
-        return folder, json.loads(outcome.read_text(encoding="utf-8"))
+        outcome = _outcome(folder)
+        return None if outcome is None else (folder, outcome)
 
     def put(self, key: str, model: Any, tokenizer: Any, outcome: dict[str, Any]) -> None:
         """Save atomically: a half-written folder is never taken for a finished one."""
@@ -45,10 +43,23 @@ class FinetuneCache:
             model.save_pretrained(scratch)
             tokenizer.save_pretrained(scratch)
             (scratch / "outcome.json").write_text(json.dumps(outcome), encoding="utf-8")
+            target = self.root / key
+            if target.is_dir() and _outcome(target) is None:  # damaged: replace it
+                shutil.rmtree(target, ignore_errors=True)
             try:
-                scratch.rename(self.root / key)
-            except OSError:
-                if not (self.root / key).is_dir():
+                scratch.rename(target)
+            except OSError:  # another process saved the same model first
+                if not target.is_dir():
                     raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _outcome(folder: Path) -> dict[str, Any] | None:
+    """An entry's training outcome; None where there is no entry, or one damaged outside
+    harness (its writes are atomic), which then counts as a miss and is trained again."""
+    try:
+        outcome = json.loads((folder / "outcome.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return outcome if isinstance(outcome, dict) else None
