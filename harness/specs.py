@@ -6,6 +6,7 @@ once: its type, its default and the message a user sees when it is wrong.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,8 @@ RETRIEVAL_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
     "ivf_storage": (str, ("flat", "fp16", "sq8")),
     "precision": (str, ("float32", "bfloat16")),
 }
+# the least each number may be: ivf_lists 0 is exact search
+RETRIEVAL_MINIMUM = {"k": 1, "block_size": 1, "ivf_lists": 0, "nprobe": 1}
 
 
 class _Fields:
@@ -277,6 +280,13 @@ class TaskSpec:
                 raise f.error(
                     f"data.{split}.fallback", f"expected another split of {name}: {', '.join(data)}"
                 )
+        for split in data:
+            chain = [split]
+            while (step := data[chain[-1]].fallback) is not None and step not in chain:
+                chain.append(step)
+            if step is not None:
+                loop = " -> ".join([*chain[chain.index(step) :], step])
+                raise f.error(f"data.{split}.fallback", f"fallbacks go round in a loop: {loop}")
         labels = f.strings("labels", ())
         if kind == "pair_classification" and not labels:
             raise f.error("labels", "a pair_classification task needs its label set")
@@ -324,6 +334,9 @@ class TaskSpec:
             for name, (kind, choices) in RETRIEVAL_FIELDS.items()
             if retrieval_raw.get(name) is not None
         }
+        for number, least in RETRIEVAL_MINIMUM.items():
+            if retrieval.get(number, least) < least:
+                raise r.error(number, f"must be at least {least}, got {retrieval[number]}")
         return cls(
             name=name,
             role=role,
@@ -363,6 +376,8 @@ MAY_BE_ZERO = {"warmup", "weight_decay", "eval_max_tokens", "eval_streams"}
 
 def hyperparameter_problem(key: str, value: float) -> str | None:
     """What is wrong with ``value`` for hyperparameter ``key``, if anything."""
+    if not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
     if key in MAY_BE_ZERO:
         if value < 0:
             return f"must not be negative, got {value!r}"

@@ -155,6 +155,8 @@ def test_retrieval_targets_need_no_training(
         (["--limit", "0"], "--limit must be at least 1"),
         (["--epochs", "-1"], "--epochs must be positive, got -1.0"),
         (["--lr", "0"], "--lr must be positive, got 0.0"),
+        (["--epochs", "inf"], "--epochs must be a finite number, got inf"),
+        (["--lr", "nan"], "--lr must be a finite number, got nan"),
         (["--batch-size", "0"], "--batch-size must be positive, got 0"),
         (["--max-length", "0"], "--max-length must be positive, got 0"),
         (["--eval-every", "-5"], "--eval-every must not be negative, got -5"),

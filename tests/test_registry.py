@@ -122,6 +122,27 @@ def test_environment_variable_adds_registry_files(
             "must be positive, got 0.0",
         ),
         (
+            "targets:\n  xnli:\n    defaults: {lr: .inf}\n",
+            "targets.xnli.defaults.lr",
+            "must be a finite number, got inf",
+        ),
+        (
+            "targets:\n  bucc2018:\n    retrieval: {k: 0}\n",
+            "targets.bucc2018.retrieval.k",
+            "must be at least 1, got 0",
+        ),
+        (
+            "targets:\n  bucc2018:\n    retrieval: {ivf_lists: -1}\n",
+            "targets.bucc2018.retrieval.ivf_lists",
+            "must be at least 0, got -1",
+        ),
+        (
+            "targets:\n  pawsx:\n    data:\n      train: {fallback: dev}\n"
+            "      dev: {fallback: train}\n",
+            "targets.pawsx.data.train.fallback",
+            "fallbacks go round in a loop: train -> dev -> train",
+        ),
+        (
             "targets:\n  xnli:\n    defaults: {warmup: 10}\n",
             "targets.xnli.defaults.warmup",
             "a fraction of the training steps, at most 1",
