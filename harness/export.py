@@ -29,6 +29,7 @@ from harness.data import SplitData, fingerprint, read_split
 from harness.errors import ConfigError, HarnessError
 from harness.metrics import xtreme_score
 from harness.registry import Registry, load_registry
+from harness.results import read_results
 from harness.specs import TaskSpec
 
 # the leaderboard scores test (for TyDiQA, the GoldP dev file, which the registry names test)
@@ -355,7 +356,7 @@ def export_submission(
     swapped in whole, so ``out_dir`` never holds a half-written task (other task folders
     there are left alone, which lets a submission be assembled from several runs).
     """
-    run = read_run(run_dir)
+    run = read_results(run_dir)
     options = run.get("config", {}).get("options", {})
     registry = load_registry(options.get("registry_files") or ())
     if data_dir is None and options.get("data_dir"):
@@ -389,16 +390,6 @@ def export_submission(
         )
     _install(files, out_dir, names)
     return [str(out_dir / rel) for rel in files]
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "results.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir}: not a run folder (no results.json)") from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{path}: not valid JSON ({err})") from None
 
 
 def evaluated_info(block: dict[str, Any], lang: str) -> dict[str, Any] | None:

@@ -181,16 +181,16 @@ def _load(name: str, path: Path) -> Run:
     (``harness sweep`` writes one per target): their results, rolled up together. The
     roll-up is always computed here from the task blocks, never read back: a results.json
     written by an older harness may hold means under an older definition."""
-    from harness.export import read_run
     from harness.metrics.xtreme_score import run_rollup
+    from harness.results import read_results
 
     subfolders = sorted(p for p in path.glob("*/results.json")) if path.is_dir() else []
     if (path / "results.json").exists() or not subfolders:
-        data = read_run(path)
+        data = read_results(path)
         return Run(name, path, data | run_rollup(data.get("results", {})))
     parts: dict[str, Run] = {}
     for results in subfolders:
-        part = Run(results.parent.name, results.parent, read_run(results.parent))
+        part = Run(results.parent.name, results.parent, read_results(results.parent))
         for task in part.results:
             if task in parts:
                 raise ConfigError(

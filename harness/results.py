@@ -177,6 +177,42 @@ class Progress:
         self.save(self)
 
 
+# what every task block holds, finished or not, and its JSON type; then what a block
+# may hold, with the type the readers take it for
+BLOCK_FIELDS = {"languages": dict, "task_languages": list}
+BLOCK_OPTIONAL = {"settings": dict, "data": dict, "gaps": list, "evaluated": dict}
+JSON_NAMES = {dict: "an object", list: "an array"}
+
+
+def read_results(run_dir: Path) -> dict[str, Any]:
+    """A run folder's results.json, checked to be one: a file that is not (another
+    tool's, edited by hand) is refused naming what is wrong, not met by a traceback."""
+    path = run_dir / "results.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir}: not a run folder (no results.json)") from None
+    except ValueError as err:
+        raise ConfigError(f"{path}: not valid JSON ({err}); move it away to start afresh") from None
+
+    def refuse(where: str, expected: str) -> ConfigError:
+        return ConfigError(f"{path}: not a harness results file ({where}: expected {expected})")
+
+    if not isinstance(data, dict):
+        raise refuse("the top level", "an object")
+    results = data.get("results", {})
+    if not isinstance(results, dict):
+        raise refuse("results", "an object of task blocks")
+    for task, block in results.items():
+        if not isinstance(block, dict):
+            raise refuse(f"results.{task}", "an object")
+        for field_name, kind in (BLOCK_FIELDS | BLOCK_OPTIONAL).items():
+            value = block.get(field_name)
+            if not isinstance(value, kind) and (field_name in BLOCK_FIELDS or value is not None):
+                raise refuse(f"results.{task}.{field_name}", JSON_NAMES[kind])
+    return data
+
+
 class RunStore:
     """One run folder. Task blocks are keyed by the hash of the settings they depend on.
 
@@ -187,14 +223,7 @@ class RunStore:
         self.root = root
         self.writes = writes
         self.results_path = root / "results.json"
-        self.data: dict[str, Any] = {}
-        if self.results_path.exists():
-            try:
-                self.data = json.loads(self.results_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as err:
-                raise ConfigError(
-                    f"{self.results_path}: not valid JSON ({err}); move it away to start afresh"
-                ) from None
+        self.data: dict[str, Any] = read_results(root) if self.results_path.exists() else {}
 
     def start(self, config: dict[str, Any]) -> None:
         self.data.setdefault("schema_version", SCHEMA_VERSION)

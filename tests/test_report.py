@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
+from harness.errors import ConfigError
 from harness.metrics.xtreme_score import rollup, run_rollup
 from harness.registry import load_registry
 from harness.report import (
@@ -26,6 +27,7 @@ from harness.report import (
     transfer_gap,
     write_plots,
 )
+from harness.results import RunStore
 
 KINDS = {
     "xnli": ("pair_classification", "accuracy"),
@@ -228,3 +230,29 @@ def test_run_names_tell_runs_apart(tmp_path: Path) -> None:
 def test_cli_report_bad_input(runs: list[Path], args: list[str], message: str) -> None:
     code, output = cli("report", *(arg.format(a=runs[0]) for arg in args))
     assert code == 2 and message in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[]", "the top level: expected an object"),
+        ('{"results": []}', "results: expected an object of task blocks"),
+        ('{"results": {"pawsx": "x"}}', "results.pawsx: expected an object"),
+        ('{"results": {"pawsx": {"settings": 5}}}', "results.pawsx.languages: expected an object"),
+        (
+            '{"results": {"pawsx": {"languages": {}, "task_languages": "en"}}}',
+            "results.pawsx.task_languages: expected an array",
+        ),
+    ],
+)
+def test_a_results_file_of_another_shape_is_refused_by_name(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "results.json").write_text(text)
+    for command in (["report"], ["export", "--out", str(tmp_path / "sub")]):
+        code, output = cli(*command[:1], str(tmp_path / "run"), *command[1:])
+        assert code == 2, output
+        assert "not a harness results file" in output and expected in " ".join(output.split())
+    with pytest.raises(ConfigError, match="not a harness results file"):
+        RunStore(tmp_path / "run")
