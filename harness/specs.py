@@ -7,6 +7,7 @@ once: its type, its default and the message a user sees when it is wrong.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ RETRIEVAL_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
 }
 # the least each number may be: ivf_lists 0 is exact search
 RETRIEVAL_MINIMUM = {"k": 1, "block_size": 1, "ivf_lists": 0, "nprobe": 1}
+
+
+# Task names and language codes name folders and files (predictions/TASK/SPLIT-LANG.jsonl)
+NAME_RULE = "letters, digits, '_', '-' and '.', starting with a letter, digit or '_'"
+
+
+def _is_name(text: str) -> bool:
+    return re.fullmatch(r"[^\W][\w.-]*", text) is not None
 
 
 class _Fields:
@@ -269,6 +278,8 @@ class TaskSpec:
     def parse(cls, name: str, role: str, raw: Any, source: str) -> TaskSpec:
         where = f"{role}s.{name}"
         f = _Fields(raw, source, where, _TASK_FIELDS)
+        if not _is_name(name):
+            raise RegistryError(source, where, f"{name!r} is not a task name: {NAME_RULE}")
         kind = f.get("kind", str, choices=TASK_KINDS)
         data_raw = f.get("data", dict)
         data = {
@@ -309,6 +320,9 @@ class TaskSpec:
         languages = f.strings("languages", ("en",))
         if not languages:
             raise f.error("languages", "expected at least one language")
+        for i, lang in enumerate(languages):
+            if not _is_name(lang):
+                raise f.error(f"languages[{i}]", f"{lang!r} is not a language code: {NAME_RULE}")
         if len(set(languages)) != len(languages):
             twice = sorted({x for x in languages if languages.count(x) > 1})
             raise f.error("languages", f"listed twice: {', '.join(twice)}")

@@ -122,6 +122,13 @@ def test_environment_variable_adds_registry_files(
             "must be positive, got 0.0",
         ),
         (
+            "targets:\n  xnli:\n    languages: [en, a/b]\n",
+            "targets.xnli.languages[1]",
+            "'a/b' is not a language code",
+        ),
+        ("targets:\n  xnli:\n    languages: [en, '']\n", "targets.xnli.languages[1]", "''"),
+        ("targets:\n  my/nli: {kind: tagging}\n", "targets.my/nli", "is not a task name"),
+        (
             "targets:\n  xnli:\n    defaults: {lr: .inf}\n",
             "targets.xnli.defaults.lr",
             "must be a finite number, got inf",
