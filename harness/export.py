@@ -351,8 +351,9 @@ def export_submission(
     """Write the run's test predictions as a submission; returns the files written.
 
     The languages are XTREME's (``xtreme_languages``); the tasks are read through the
-    registry as the run loaded it (its registry files), the test files from ``data_dir``, by default the run's own data folder. Nothing is written
-    unless every language of every task passes; then each task folder is built aside and
+    registry as the run loaded it (its registry files), the test files from
+    ``data_dir``, by default the run's own data folder. Nothing is written unless every
+    language of every task passes; then each task folder is built aside and
     swapped in whole, so ``out_dir`` never holds a half-written task (other task folders
     there are left alone, which lets a submission be assembled from several runs).
     """

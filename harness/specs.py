@@ -64,7 +64,7 @@ NAME_RULE = "letters, digits, '_', '-' and '.', starting with a letter, digit or
 
 
 def _is_name(text: str) -> bool:
-    return re.fullmatch(r"[^\W][\w.-]*", text) is not None
+    return re.fullmatch(r"\w[\w.-]*", text) is not None
 
 
 class _Fields:

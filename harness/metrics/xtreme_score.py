@@ -2,7 +2,7 @@
 
 Input: ``results`` maps each XTREME task name to ``{lang: {metric: value}}`` (the dicts
 the metric functions return), and ``languages`` maps each task to its full language
-list (the registry's ``languages``). Rules (XTREME's):
+list (XTREME's: ``xtreme_languages``). Rules (XTREME's):
 
 - a task's score is the mean over its languages, English included; for QA tasks it is
   (mean exact_match + mean f1) / 2, and both means are reported;
