@@ -20,7 +20,12 @@ from harness.engine.train import Stream, TrainSettings, train, train_streams
 from harness.errors import ConfigError
 from harness.intermediates.pipeline import study_table
 from harness.intermediates.sampler import SamplerSpec
-from harness.intermediates.stage import IntermediateOptions, load_task_model, train_intermediate
+from harness.intermediates.stage import (
+    IntermediateOptions,
+    load_task_model,
+    share_encoder,
+    train_intermediate,
+)
 from harness.models.adapters import AdapterSpec, apply_adapter, load_adapter
 from harness.models.encoder import load_model, load_tokenizer
 from harness.registry import load_registry
@@ -116,6 +121,21 @@ def test_mlm_masks_like_bert(spec: ModelSpec) -> None:
     assert torch.equal(again["labels"], kind.collate(features, tokenizer.pad_token_id)["labels"])
 
 
+def test_task_models_share_an_encoder_with_a_pooler_and_a_tied_mlm_head(spec: ModelSpec) -> None:
+    # XLM-R's sequence classification builds its encoder without a pooler, which multiple
+    # choice reads: first in the list, its encoder failed every later multiple-choice step
+    pair = load_model(spec, "AutoModelForSequenceClassification", num_labels=3)
+    choice = load_model(spec, "AutoModelForMultipleChoice")
+    masked = load_model(spec, "AutoModelForMaskedLM")
+    assert pair.base_model.pooler is None
+    encoder = share_encoder([pair, choice, masked])
+    assert encoder.pooler is not None
+    assert all(m.base_model is encoder for m in (pair, choice, masked))
+    assert masked.lm_head.decoder.weight is encoder.get_input_embeddings().weight
+    ids = torch.randint(5, 20, (2, 3, 6))
+    assert choice(input_ids=ids, attention_mask=torch.ones_like(ids)).logits.shape == (2, 3)
+
+
 def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_dir: Path, registry_file: Path,
                                                  tmp_path: Path) -> None:  # fmt: skip
     registry = load_registry([registry_file])
@@ -153,6 +173,9 @@ def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_d
                            original.state_dict()["encoder.layer.0.attention.self.query.weight"])  # fmt: skip
     head = load_file(str(checkpoint / "heads" / "commonsenseqa" / "head.safetensors"))
     assert head and all(not k.startswith(target.base_model_prefix) for k in head)
+    mlm_head = load_file(str(checkpoint / "heads" / "mlm" / "head.safetensors"))
+    embeddings = saved["embeddings.word_embeddings.weight"]
+    assert torch.equal(mlm_head["lm_head.decoder.weight"], embeddings)  # tied as it trained
 
     # the intermediate model still answers its own task, with its trained head
     mc = load_task_model(checkpoint, "commonsenseqa")

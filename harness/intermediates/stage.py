@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -167,7 +167,6 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
         max_length=hp["max_length"], prefix=options.model.input_prefix, doc_stride=hp["doc_stride"]
     )
     tasks: list[_Task] = []
-    encoder = None
     set_seed(options.seed)  # the new heads' initialisation is part of what the seed fixes
     for spec in options.tasks:
         data = training_data(
@@ -177,14 +176,11 @@ def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]
         )  # fmt: skip
         kind = task_kind(spec, data.train)
         model = load_model(options.model, kind.auto_class, **kind.model_kwargs())
-        if encoder is None:
-            encoder = model.base_model
-        else:  # every task model shares the first one's encoder
-            setattr(model, model.base_model_prefix, encoder)
         dev_features = kind.encode(data.dev, tokenizer, encode)
         kind.prepare_eval(dev_features)
         tasks.append(_Task(spec, kind, model, data.train, data.dev, dev_features, data.info))
         log(f"{spec.name}: {len(data.train)} training and {len(data.dev)} dev examples")
+    encoder = share_encoder([t.model for t in tasks])
     peft_encoder = apply_adapter(tasks[0].model, options.adapter)
     everything = torch.nn.ModuleDict({t.spec.name: t.model for t in tasks})
     if options.freeze_embeddings:
@@ -294,6 +290,21 @@ def _save(
         save_file(head, str(folder / "head.safetensors"))
         meta = {"kind": t.spec.kind, "auto_class": t.kind.auto_class, "head": t.kind.model_kwargs()}
         write_json(folder / "head.json", meta)
+
+
+def share_encoder(models: Sequence[Any]) -> Any:
+    """One encoder for every task model, returned. It is one built with a pooler where
+    any is: a head that reads the pooled output (multiple choice on XLM-R, sequence
+    classification on BERT) fails on an encoder built without one, whatever the order
+    of the tasks. A masked-LM head is tied again to the shared input embeddings, as it
+    was to its own model's."""
+    pooled = [m.base_model for m in models if getattr(m.base_model, "pooler", None) is not None]
+    encoder = pooled[0] if pooled else models[0].base_model
+    for model in models:
+        if model.base_model is not encoder:
+            setattr(model, model.base_model_prefix, encoder)
+            model.tie_weights()
+    return encoder
 
 
 def load_task_model(checkpoint: Path, task: str) -> Any:
