@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import shutil
@@ -64,6 +65,13 @@ def test_sampler_probabilities() -> None:
     assert capped == pytest.approx({"a": 10 / 50, "b": 20 / 50, "c": 20 / 50})
     with pytest.raises(Exception, match="sampler 'nope'"):
         SamplerSpec("nope")
+    # a temperature or cap the chosen sampler would ignore is an error, not a no-op
+    with pytest.raises(ConfigError, match="shape only the temperature sampler, not proportional"):
+        SamplerSpec("proportional", cap=400)
+    with pytest.raises(ConfigError, match="not uniform"):
+        SamplerSpec("uniform", temperature=2.0)
+    with pytest.raises(ConfigError, match="must be positive, got inf"):
+        SamplerSpec("temperature", temperature=math.inf)
 
 
 def _pairs(n: int, seed: int) -> list[PairExample]:

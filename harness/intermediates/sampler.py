@@ -11,6 +11,7 @@ One task per optimiser step (as jiant does), drawn with probability:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -28,10 +29,15 @@ class SamplerSpec:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"sampler {self.method!r}: expected one of {', '.join(METHODS)}")
-        if self.temperature <= 0:
+        if not 0 < self.temperature < math.inf:
             raise ConfigError(f"sampler temperature must be positive, got {self.temperature}")
         if self.cap is not None and self.cap < 1:
             raise ConfigError(f"sampler cap must be at least 1, got {self.cap}")
+        if self.method != "temperature" and (self.temperature != 1.0 or self.cap is not None):
+            raise ConfigError(
+                f"a sampler temperature and cap shape only the temperature sampler, not "
+                f"{self.method} (temperature 1 with a cap samples in proportion to capped sizes)"
+            )
 
     def probabilities(self, sizes: Mapping[str, int]) -> dict[str, float]:
         if not sizes:
