@@ -14,6 +14,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
+from transformers import set_seed
 
 from harness.cli import main
 from harness.data.examples import PairExample, TextExample
@@ -127,6 +128,29 @@ def test_mlm_masks_like_bert(spec: ModelSpec) -> None:
     kind.prepare_eval(features)
     again = kind.collate(features, tokenizer.pad_token_id)
     assert torch.equal(again["labels"], kind.collate(features, tokenizer.pad_token_id)["labels"])
+
+
+def test_mlm_training_masks_follow_the_seed_and_leave_dev_masks_alone(spec: ModelSpec) -> None:
+    task = load_registry().intermediates["mlm"]
+    tokenizer = load_tokenizer(spec)
+    rng = random.Random(0)
+    examples = [TextExample(sentence(rng, EN + DE)) for _ in range(40)]
+
+    def training_labels(seed: int) -> torch.Tensor:
+        set_seed(seed)  # as intermediate training does before it makes the task kinds
+        kind = task_kind(task)
+        features = kind.encode(examples, tokenizer, EncodeSettings(max_length=32))
+        return kind.collate(features, tokenizer.pad_token_id)["labels"]
+
+    assert torch.equal(training_labels(1), training_labels(1))
+    assert not torch.equal(training_labels(1), training_labels(2))
+    # a batch with nothing masked predicts its first real token, in a copy of the labels
+    kind = task_kind(task)
+    features = kind.encode(examples[:1], tokenizer, EncodeSettings(max_length=32))
+    ids = list(features[0]["input_ids"])
+    features[0]["fixed"] = (ids, [IGNORE_INDEX] * len(ids))
+    kind.collate(features, tokenizer.pad_token_id)
+    assert features[0]["fixed"][1] == [IGNORE_INDEX] * len(ids)
 
 
 def test_task_models_share_an_encoder_with_a_pooler_and_a_tied_mlm_head(spec: ModelSpec) -> None:

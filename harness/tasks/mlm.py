@@ -32,7 +32,9 @@ class MaskedLM(TaskKind):
 
     def __init__(self, task: TaskSpec, labels: Sequence[str] = ()):
         super().__init__(task, labels)
-        self.rng = random.Random(0)
+        # training masks follow the run's seed (``set_seed`` seeds ``random`` before the
+        # task kinds are made), so that seeds differ in their masks as in all else
+        self.rng = random.Random(random.getrandbits(64))
         self.tokenizer: Any = None
 
     def encode(
@@ -72,7 +74,9 @@ class MaskedLM(TaskKind):
         masked = [f.get("fixed") or self._mask(f, self.rng) for f in features]
         if all(g == IGNORE_INDEX for _, labels in masked for g in labels):
             # a batch with nothing to predict has no loss: predict the first real token
-            labels = masked[0][1]
+            # (in a copy: a dev feature's fixed masks must stay as they are)
+            labels = list(masked[0][1])
+            masked[0] = (masked[0][0], labels)
             first = feature_first_real(features[0])
             if first is not None:
                 labels[first] = features[0]["input_ids"][first]
