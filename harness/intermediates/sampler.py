@@ -3,7 +3,9 @@
 One task per optimiser step (as jiant does), drawn with probability:
 
 - ``uniform``: 1 / number of tasks;
-- ``proportional``: proportional to the task's training size;
+- ``proportional``: proportional to the task's training size, counted in the inputs
+  the model trains on (a long SQuAD passage's windows each count, as each is a step's
+  worth of training);
 - ``temperature``: proportional to min(size, cap) ** (1 / T): T = 1 with no cap is
   proportional, a large T approaches uniform, and the cap keeps one huge task (MNLI,
   QQP) from crowding out the small ones.
