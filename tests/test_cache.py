@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,11 @@ from harness.engine.distributed import process_device
 from harness.errors import ConfigError
 from harness.models.encoder import load_model
 from harness.models.finetuned import FinetuneCache
+from harness.registry import load_registry
 from harness.results import append_log
 from harness.specs import ModelSpec
+from harness.tasks import task_kind
+from harness.tasks.pair_classification import PairClassification
 from tests.test_cli import run
 
 
@@ -134,6 +138,20 @@ def test_predictions_are_reused_only_for_the_same_model_and_data(
     # another precision, another prediction (and another model: training depends on it)
     _pawsx(tiny_model, xtreme_dir, tmp_path / "bf16", "--precision", "bf16")
     assert len(_entries(cache, "predictions") - second) == 3
+
+
+def test_decoding_settings_key_the_fine_tuned_model_and_its_predictions(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # QA's max_answer_length decides its answers and which dev state is kept
+    qa = task_kind(replace(load_registry().target("xquad"), defaults={"max_answer_length": 5}))
+    assert qa.decoding() == {"max_answer_length": 5}
+    monkeypatch.setattr(PairClassification, "decoding", lambda self: {"setting": 1})
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "first")
+    models = _entries(cache, "finetuned")
+    monkeypatch.setattr(PairClassification, "decoding", lambda self: {"setting": 2})
+    _pawsx(tiny_model, xtreme_dir, tmp_path / "second")
+    assert len(_entries(cache, "finetuned") - models) == 1  # trained again, not reused
 
 
 def test_no_cache_reads_and_writes_nothing(

@@ -179,6 +179,7 @@ class TrainedTarget:
                 "kind": task.kind,
                 "labels": kind.labels,
                 "metric": kind.selection_metric(),
+                "decoding": kind.decoding(),
                 "encode": asdict(encode),
                 "train": settings.as_dict(),
                 "adapter": o.adapter.describe(),

@@ -56,6 +56,11 @@ class TaskKind(ABC):
         """What model selection on English dev optimises (part of the fine-tuning cache key)."""
         return self.task.metric
 
+    def decoding(self) -> dict[str, Any]:
+        """The settings that turn model outputs into predictions (part of the fine-tuning
+        cache key: they decide the predictions, and the dev state selection picks)."""
+        return {}
+
     def primary(self, metrics: dict[str, float]) -> float:
         """The one number per language that the task score averages."""
         return metrics[self.primary_metric]

@@ -59,6 +59,9 @@ class ExtractiveQA(TaskKind):
             )
         self.max_answer_length: int = task.defaults.get("max_answer_length", 30)
 
+    def decoding(self) -> dict[str, Any]:
+        return {"max_answer_length": self.max_answer_length}
+
     def encode(
         self, examples: Sequence[QAExample], tokenizer: Any, settings: EncodeSettings
     ) -> list[Feature]:
