@@ -296,6 +296,7 @@ def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
         (AdapterSpec("lora", {"rank": 4}), "unexpected keyword argument 'rank'"),
         (AdapterSpec("prefix_tuning"), "not a peft method that injects into layers"),
         (AdapterSpec("full", {"r": 4}), "adapter options given, but the adapter is full"),
+        (AdapterSpec("lily"), "adapter lily: peft cannot merge it into the encoder's weights"),
     ],
 )
 def test_bad_adapter_options_are_named(spec: ModelSpec, adapter: AdapterSpec, message: str) -> None:

@@ -10,6 +10,7 @@ adapter itself is saved beside it and loads back with ``load_adapter``.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,30 @@ def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
     from peft import get_peft_model
 
     try:
-        return get_peft_model(model.base_model, config)
+        wrapped = get_peft_model(model.base_model, config)
     except (ValueError, TypeError) as err:
         raise ConfigError(f"adapter {spec.method} cannot apply to this model: {err}") from None
+    _check_mergeable(wrapped, spec.method)
+    return wrapped
+
+
+def _check_mergeable(wrapped: Any, method: str) -> None:
+    """Training ends by merging the adapter into the encoder (``merge_adapter``); a
+    method peft cannot merge (Lily, Poly) is refused before training, not after it, by
+    merging a copy of one adapted layer."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layer = next((m for m in wrapped.modules() if isinstance(m, BaseTunerLayer)), None)
+    if layer is None:
+        return
+    try:
+        copy.deepcopy(layer).merge()
+    except NotImplementedError:
+        raise ConfigError(
+            f"adapter {method}: peft cannot merge it into the encoder's weights, which "
+            "training ends with (to save and predict with a plain checkpoint); choose a "
+            "method that merges, such as lora, ia3, loha or vera"
+        ) from None
 
 
 def merge_adapter(peft_encoder: Any | None) -> None:
