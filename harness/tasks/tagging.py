@@ -39,11 +39,20 @@ class Tagging(TaskKind):
         self, examples: Sequence[TaggedSentence], tokenizer: Any, settings: EncodeSettings
     ) -> list[Feature]:
         prefix = settings.prefix.split()
-        encoded = tokenizer(
-            [prefix + list(e.tokens) for e in examples],
-            is_split_into_words=True,
-            add_special_tokens=False,
-        )
+        sentences = [prefix + list(e.tokens) for e in examples]
+        encoded = tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
+        # a word the tokenizer turns into nothing (a zero-width character in PAN-X) is
+        # read as the unknown token, as XTREME's scripts do, so the model still tags it
+        unread = False
+        for i, words in enumerate(sentences):
+            present = set(encoded.word_ids(i)) - {None}
+            if len(present) < len(words):
+                sentences[i] = [
+                    w if j in present else tokenizer.unk_token for j, w in enumerate(words)
+                ]
+                unread = True
+        if unread:
+            encoded = tokenizer(sentences, is_split_into_words=True, add_special_tokens=False)
         room = settings.max_length - 2  # [CLS] ... [SEP]
         features: list[Feature] = []
         for i, example in enumerate(examples):
@@ -87,8 +96,8 @@ class Tagging(TaskKind):
         features: Sequence[Feature],
         examples: Sequence[TaggedSentence],
     ) -> list[list[str]]:
-        # a word with no sub-word at all (rare: text the tokenizer normalises away) gets
-        # the first label, so alignment with the gold tokens always holds
+        # every word has a sub-word (``encode``); should one still have none, it gets the
+        # first label, so alignment with the gold tokens always holds
         predictions = [[self.labels[0]] * len(e.tokens) for e in examples]
         for logits, feature in zip(outputs, features, strict=True):
             tags = predictions[feature["example_index"]]
