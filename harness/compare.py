@@ -144,10 +144,15 @@ def _token_stats(rows: list[Any], sentences: list[Any], metric: str, lang: str) 
 def _qa_stats(rows: list[Any], questions: list[Any], metric: str, lang: str) -> Stats:
     from harness.metrics.qa import mlqa_scores, squad_scores
 
-    answers = {str(row["id"]): row["answer"] for row in rows}  # by id, as the QA scores read them
+    # by position, as the QA scores read them: question ids are not always unique
+    # (TyDiQA-GoldP English train, which held-out English is scored on)
     values = []
-    for question in questions:
-        predicted = {question.id: answers[question.id]} if question.id in answers else {}
+    for row, question in zip(rows, questions, strict=True):
+        if str(row["id"]) != question.id:
+            raise Refused(
+                f"a prediction for question {row['id']!r} where the gold has {question.id!r}"
+            )
+        predicted = {question.id: row["answer"]}
         gold = {question.id: [a.text for a in question.answers]}
         scores = (
             mlqa_scores(predicted, gold, lang)

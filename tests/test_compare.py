@@ -122,9 +122,10 @@ def _score(name: str, rows: list[Any], units: list[Any]) -> dict[str, float]:
         return classification_scores(rows, [e.label for e in units])
     if name == "panx":
         return tagging_scores(rows, [e.tags for e in units])
-    if name == "xquad":
+    if name == "xquad":  # by position, as eval scores QA: ids may repeat
         return squad_scores(
-            {r["id"]: r["answer"] for r in rows}, {e.id: [a.text for a in e.answers] for e in units}
+            {str(i): r["answer"] for i, r in enumerate(rows)},
+            {str(i): [a.text for a in e.answers] for i, e in enumerate(units)},
         )
     accuracy = 100.0 * sum(row == i for i, row in enumerate(rows)) / len(rows)
     return {"accuracy": accuracy, "accuracy_en_to_xx": accuracy}
@@ -261,6 +262,21 @@ def test_bucc_is_compared_without_an_interval(make_run: Any) -> None:
     assert c.difference.diff == pytest.approx(pair_f1(4) - pair_f1(2))
     assert c.difference.low is None and c.difference.p is None and not c.difference.significant
     assert "no per-example units" in task.note and task.unit == ""
+
+
+def test_qa_questions_are_matched_by_position_as_eval_scores_them(
+    make_run: Any, data_dir: Path
+) -> None:
+    # two German questions share an id, as in TyDiQA-GoldP English train
+    squad = json.loads((data_dir / "xquad" / "xquad.de.json").read_text())
+    squad["data"][0]["paragraphs"][1]["qas"][0]["id"] = "de0"
+    (data_dir / "xquad" / "xquad.de.json").write_text(json.dumps(squad))
+    a = make_run("a", {("xquad", "de"): 1})  # right on the first "de0", wrong on the second
+    b = make_run("b", {("xquad", "de"): 4})
+    (task,) = compare_runs([a], [b]).tasks
+    assert not task.refused
+    (c,) = task.languages
+    assert c.difference.diff == pytest.approx(100 * 3 / 12)
 
 
 def test_seqeval_stats_reproduce_seqeval() -> None:
