@@ -231,6 +231,16 @@ def test_local_sweep_retries_reports_and_resumes(
     assert set(refused) == finished | {f"{arms[1]}/intermediate"}
     assert "(changed: limit 10 -> 12)" in dry.output
     assert lines[-1].startswith("7 jobs, 2 to run, 5 refused")  # the broken targets run
+    # an intermediate-only setting: the training is refused, and the targets of its
+    # checkpoint (named by path alone) are pending again, their results being the old one's
+    sampled = changed.replace("  limit: 12\n", "  limit: 10\n  sampler: uniform\n")
+    tiny_study.write_text(sampled, encoding="utf-8")
+    dry = CliRunner().invoke(main, ["sweep", str(tiny_study), "--dry-run"])
+    states = {line.split()[1]: line.split()[0] for line in dry.output.splitlines()[:-1]
+              if line.split()[0] in ("run", "refused", "done")}  # fmt: skip
+    assert states[f"{arms[1]}/intermediate"] == "refused" and "sampler" in dry.output
+    assert states[f"{arms[1]}/pawsx"] == states[f"{arms[1]}/tatoeba"] == "run"
+    assert states[f"{arms[0]}/pawsx"] == "done"
     tiny_study.write_text(changed.replace("  limit: 12\n", "  limit: 10\n"), encoding="utf-8")
 
     # a configuration's seed folder reads as one run: report and compare take the sweep's runs

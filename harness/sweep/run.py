@@ -20,10 +20,18 @@ PROBLEMS = ("failed", "not_run")
 
 def pending_jobs(jobs: list[Job]) -> list[Job]:
     """The jobs to run: not finished with the same settings; an intermediate training
-    only while one of its target jobs still needs it."""
-    targets = {job.id for job in jobs if job.kind != INTERMEDIATE and not job_done(job)}
+    only while one of its target jobs still needs it. A target job names its checkpoint
+    by path, so an intermediate training not finished with the study's settings (one
+    of them changed) also makes every target of its checkpoint pending: their results
+    came from the old checkpoint."""
+    stale = {job.id for job in jobs if job.kind == INTERMEDIATE and not job_done(job)}
+    targets = {
+        job.id
+        for job in jobs
+        if job.kind != INTERMEDIATE and (job.depends_on in stale or not job_done(job))
+    }
     needed = {job.depends_on for job in jobs if job.id in targets}
-    return [job for job in jobs if job.id in targets or (job.id in needed and not job_done(job))]
+    return [job for job in jobs if job.id in targets or job.id in needed & stale]
 
 
 def run_sweep(
