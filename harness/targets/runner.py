@@ -33,15 +33,7 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
 
     # every refusal comes before anything is written: a refused command leaves the folder
     # as it was, its config and environment included
-    plans = []
-    for task in tasks:
-        stage = stage_for(task, options, log)
-        settings = stage.settings()
-        digest = config_hash(settings)
-        done = store.finished(task.name, digest) is not None
-        if not done:
-            _guard_finished(store, task.name, settings, options.overwrite, log)
-        plans.append((task, stage, settings, digest, done))
+    plans = _plans(store, tasks, options, log)
     store.start(
         {
             "command": "eval",
@@ -98,11 +90,27 @@ def finished_targets(tasks: Sequence[TaskSpec], options: EvalOptions) -> list[st
 def check_replaceable(tasks: Sequence[TaskSpec], options: EvalOptions) -> None:
     """Raise as ``run_targets`` would, at once, on a task finished in ``options.output``
     with other settings (without ``overwrite``); nothing is changed."""
-    store = RunStore(options.output, writes=False)
+    _plans(RunStore(options.output, writes=False), tasks, options, lambda _: None)
+
+
+Plan = tuple[TaskSpec, TrainedTarget | RetrievalTarget, dict[str, Any], str, bool]
+
+
+def _plans(
+    store: RunStore, tasks: Sequence[TaskSpec], options: EvalOptions, log: Log
+) -> list[Plan]:
+    """Each task's stage, settings, their hash and whether it is finished with them in
+    ``store``; raises on one finished with other settings (without ``overwrite``)."""
+    plans: list[Plan] = []
     for task in tasks:
-        settings = stage_for(task, options, lambda _: None).settings()
-        if not store.finished(task.name, config_hash(settings)):
-            _guard_finished(store, task.name, settings, options.overwrite, lambda _: None)
+        stage = stage_for(task, options, log)
+        settings = stage.settings()
+        digest = config_hash(settings)
+        done = store.finished(task.name, digest) is not None
+        if not done:
+            _guard_finished(store, task.name, settings, options.overwrite, log)
+        plans.append((task, stage, settings, digest, done))
+    return plans
 
 
 def _spec_dict(task: TaskSpec) -> dict[str, Any]:
