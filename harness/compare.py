@@ -27,6 +27,13 @@ and recomputes both corpus-level metrics, so one sample is a few array sums. Fro
   other side of zero from the observed difference, capped at 1 (1 when the observed
   difference is 0). Its resolution is 2/samples; 0 means below 1/samples.
 
+Too few units give no test at all: with n units, every resample of n units that all
+favour B is the same, so the bootstrap calls any such difference significant (one
+example: CI [100, 100], p 0), where an exact two-sided sign test could not get below
+p = 2^(1-n). Below the n at which that p reaches alpha (6 units at alpha 0.05,
+``minimum_units``) a language, or a task's languages together, is compared without a
+CI or p-value, and the legend says so.
+
 A task's difference is the mean of its languages' differences, with each language
 resampled on its own (the same draws as the per-language rows), over the languages
 compared. BUCC has no per-example units (F1 over pairs mined from a whole corpus), so
@@ -47,6 +54,7 @@ result does not depend on which other tasks are compared.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -215,6 +223,12 @@ def bootstrap_differences(a: Stats, b: Stats, samples: int, rng: np.random.Gener
     return out
 
 
+def minimum_units(alpha: float) -> int:
+    """The fewest units with which a two-sided paired test could reach ``alpha``: the
+    smallest n with 2^(1-n) <= alpha, the sign test's p when all n units favour one side."""
+    return max(1, math.ceil(1 - math.log2(alpha)))
+
+
 def p_value(observed: float, differences: np.ndarray) -> float:
     """Two-sided bootstrap p-value (see ``P_VALUE``)."""
     if observed == 0:
@@ -242,7 +256,10 @@ class Difference:
         return asdict(self) | {"significant": self.significant}
 
 
-def summarise(a: float, b: float, differences: np.ndarray, alpha: float) -> Difference:
+def summarise(a: float, b: float, differences: np.ndarray, alpha: float, units: int) -> Difference:
+    """B - A with its percentile CI and p-value, or without them under ``minimum_units``."""
+    if units < minimum_units(alpha):
+        return Difference(a, b, b - a)
     low, high = np.quantile(differences, [alpha / 2, 1 - alpha / 2])
     return Difference(a, b, b - a, float(low), float(high), p_value(b - a, differences))
 
@@ -528,7 +545,7 @@ def _compare_task(
     result = TaskComparison(task, metric, unit.unit if unit else "")
     if unit is None:
         result.note = "BUCC: F1 over pairs mined from a whole corpus has no per-example units; compared without a CI"
-    draws = []
+    draws, few = [], []
     languages = dict.fromkeys(
         lang for who in everyone for lang in who.run.results[task]["languages"]
     )
@@ -548,20 +565,32 @@ def _compare_task(
             continue
         differences = bootstrap_differences(a_stats, b_stats, samples, stream(seed, task, lang))
         draws.append(differences)
+        units = len(a_stats)
+        if units < minimum_units(alpha):
+            few.append(f"{lang} ({units})")
         result.languages.append(
             LanguageComparison(
-                lang, n, summarise(a_stats.score(), b_stats.score(), differences, alpha)
+                lang, n, summarise(a_stats.score(), b_stats.score(), differences, alpha, units)
             )
+        )
+    notes = [result.note]
+    if few:
+        notes.append(
+            f"too few {result.unit} for a test at alpha {alpha:g} (fewer than "
+            f"{minimum_units(alpha)}) in {', '.join(few)}: no CI or p-value"
         )
     if result.languages:
         a = float(np.mean([c.difference.a for c in result.languages]))
         b = float(np.mean([c.difference.b for c in result.languages]))
+        units = sum(c.units for c in result.languages)
         result.total = (
-            summarise(a, b, np.mean(draws, axis=0), alpha) if draws else Difference(a, b, b - a)
+            summarise(a, b, np.mean(draws, axis=0), alpha, units)
+            if draws
+            else Difference(a, b, b - a)
         )
     if result.refused and result.languages:
-        shown = f"{len(result.languages)} of {len(languages)} languages"
-        result.note = "; ".join(filter(None, [result.note, f"task difference over {shown}"]))
+        notes.append(f"task difference over {len(result.languages)} of {len(languages)} languages")
+    result.note = "; ".join(filter(None, notes))
     return result
 
 

@@ -24,6 +24,7 @@ from harness.compare import (
     Stats,
     bootstrap_differences,
     compare_runs,
+    minimum_units,
     p_value,
 )
 from harness.data import read_split
@@ -304,6 +305,38 @@ def test_p_value_definition() -> None:
     assert p_value(-2.0, diffs) == 1.0  # 2 x 4/5, capped
     assert p_value(0.0, diffs) == 1.0
     assert p_value(5.0, np.array([1.0, 2.0])) == 0.0
+
+
+def test_minimum_units_is_where_a_sign_test_can_reach_alpha() -> None:
+    assert [minimum_units(a) for a in (0.05, 0.1, 0.0625, 0.01, 0.5)] == [6, 5, 5, 8, 2]
+    for alpha in (0.05, 0.1, 0.01, 0.3):
+        n = minimum_units(alpha)
+        assert 2.0 ** (1 - n) <= alpha < 2.0 ** (2 - n)
+
+
+def test_too_few_units_get_no_test(make_run: Any) -> None:
+    """Three Tatoeba sentences all better in B: the bootstrap alone would call it
+    significant (CI [+66.7, +66.7], p 0); a sign test of 3 units cannot."""
+    a = make_run("a", {("tatoeba", "de"): 0}, limit=3)
+    b = make_run("b", {("tatoeba", "de"): 3}, limit=3)
+    (task,) = compare_runs([a], [b]).tasks
+    (c,) = task.languages
+    assert c.units == 3 and c.difference.diff == pytest.approx(100.0)
+    for d in (c.difference, task.total):
+        assert d is not None and d.low is None and d.p is None and not d.significant
+    assert "too few source sentences for a test at alpha 0.05 (fewer than 6) in de (3)" in task.note
+    # a looser alpha needs fewer units: 3 suffice at 0.25
+    (task,) = compare_runs([a], [b], alpha=0.25).tasks
+    assert task.languages[0].difference.significant and not task.note
+
+
+def test_a_task_total_is_tested_over_all_its_units(make_run: Any) -> None:
+    a = make_run("a", {("panx", "en"): 0, ("panx", "de"): 0}, limit=4)
+    b = make_run("b", {("panx", "en"): 4, ("panx", "de"): 4}, limit=4)
+    (task,) = compare_runs([a], [b]).tasks
+    assert all(c.units == 4 and c.difference.p is None for c in task.languages)
+    assert task.total is not None and task.total.p is not None and task.total.significant
+    assert "in en (4), de (4)" in task.note
 
 
 def test_the_seed_fixes_the_draws(make_run: Any) -> None:
