@@ -364,7 +364,7 @@ def _read_gold(
     were held out), so the hold-out is redrawn from that file alone: no other split (nor
     its hub source) is read.
     """
-    from harness.data import Bitext, fingerprint, read_split
+    from harness.data import Bitext, read_split
     from harness.data.selection import training_data
 
     if info.get("held_out_from_train"):
@@ -377,7 +377,7 @@ def _read_gold(
         found, examples = data.info["dev"].get("fingerprint"), list(data.dev)
     else:
         split = read_split(spec, info["split"], lang, data_dir)
-        found = fingerprint(split.files) if split.files else None
+        found = split.fingerprint()
         units = split.examples.source if isinstance(split.examples, Bitext) else split.examples
         examples = list(units[: info["examples"]])
     if info.get("fingerprint") and found != info["fingerprint"]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import scratch_folder
-from harness.data import SplitData, fingerprint, read_split
+from harness.data import SplitData, read_split
 from harness.errors import ConfigError, HarnessError
 from harness.metrics import xtreme_score
 from harness.registry import Registry, load_registry
@@ -440,11 +440,7 @@ def _export_file(
         ref = read_reference(task, lang, data_dir)
     except HarnessError as err:
         return None, [f"cannot read the test file: {err}"]
-    if (
-        ref.data
-        and ref.data.files
-        and info.get("fingerprint") not in (None, fingerprint(ref.data.files))
-    ):
+    if ref.data and info.get("fingerprint") not in (None, ref.data.fingerprint()):
         return None, [f"the test file ({ref.data.origin}) changed since the run predicted it"]
     fmt = FORMATS[task.name]
     short = _count(len(rows), "prediction", fmt.size(ref), "example")

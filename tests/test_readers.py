@@ -22,6 +22,7 @@ from harness.data import (
     fingerprint,
     read_split,
 )
+from harness.data.selection import describe
 from harness.errors import ConfigError, DataError
 from harness.specs import METRICS_BY_KIND, TaskSpec
 
@@ -831,6 +832,31 @@ def test_pool_concatenates_members(tmp_path: Path, fake_hub) -> None:
     ]
     assert data.files == (tmp_path / "r1.csv",)
     assert data.origin == "local:r1.csv + hub:nyu-mll/glue/mnli:train"
+    # both members count: the file's bytes and the hub's rows
+    fingerprints = {data.fingerprint(), fingerprint(data.files), data.hub_rows[0]}
+    assert len(fingerprints) == 3 and all(len(f) == 64 for f in fingerprints)
+
+
+def test_hub_data_is_fingerprinted_by_its_rows(fake_hub) -> None:
+    """An unpinned hub dataset can change under the same name and row count: the rows'
+    digest tells the versions apart, so no cache or comparison takes one for the other."""
+    task = make_task(
+        "pair_classification",
+        {"dev": {"hub": {"path": "org/nli", "fields": {"text_a": "premise", "text_b": "hyp"}}}},
+        labels=NLI,
+    )
+    rows = {"premise": ["p1", "p2"], "hyp": ["h1", "h2"], "label": ["neutral", "entailment"]}
+    fake_hub(rows)
+    first = read_split(task, "dev", "en", None)
+    again = read_split(task, "dev", "en", None)
+    assert first.files == () and first.fingerprint() == again.fingerprint()
+    assert describe(first, "dev", "en", 2)["fingerprint"] == first.fingerprint()
+    fake_hub(rows | {"hyp": ["h1", "h2 (fixed)"]})
+    changed = read_split(task, "dev", "en", None)
+    assert changed.origin == first.origin and changed.fingerprint() != first.fingerprint()
+    # a column no field reads still counts: the data is what was read, not what was used
+    fake_hub(rows | {"extra": ["a", "b"]})
+    assert read_split(task, "dev", "en", None).fingerprint() != first.fingerprint()
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -35,8 +37,11 @@ class HubTarget:
         return all(fnmatchcase(str(row.get(c, "")), pattern) for c, pattern in self.select)
 
 
-def read_hub(target: HubTarget, mapper: RecordMapper, local_note: str = "") -> list[Any] | Bitext:
-    """Load one split with ``datasets.load_dataset`` and map its rows to examples.
+def read_hub(
+    target: HubTarget, mapper: RecordMapper, local_note: str = ""
+) -> tuple[list[Any] | Bitext, str]:
+    """Load one split with ``datasets.load_dataset`` and map its rows to examples; also
+    a sha256 of the rows read, the data's fingerprint (``rows_digest``).
 
     ``datasets`` is imported here, not at module level, so that importing harness
     stays fast. Any load failure (offline, unknown id) becomes a DataError that also
@@ -66,9 +71,20 @@ def read_hub(target: HubTarget, mapper: RecordMapper, local_note: str = "") -> l
     if not rows:
         raise DataError(target.origin, "no row matches select")
     examples = map_records(rows, mapper, target.origin, unit="row")
+    digest = rows_digest(row for _, row in rows)
     if mapper.task.kind == "retrieval":
-        return Bitext(tuple(s for s, _ in examples), tuple(t for _, t in examples))
-    return examples
+        return Bitext(tuple(s for s, _ in examples), tuple(t for _, t in examples)), digest
+    return examples, digest
+
+
+def rows_digest(rows: Iterable[dict[str, Any]]) -> str:
+    """sha256 over the rows, each as canonical JSON (sorted keys), one per line: every
+    column counts, so any change to what was read changes it."""
+    digest = hashlib.sha256()
+    for row in rows:
+        line = json.dumps(row, sort_keys=True, ensure_ascii=False, default=str)
+        digest.update(line.encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
 def _class_names(feature: Any) -> Sequence[str] | None:

@@ -7,8 +7,8 @@ file(s) when a data folder is given and they all exist there, else its hub sourc
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,33 @@ class SplitData:
     note: str = (
         ""  # set when the split's fallback was read instead: what was missing, what was used
     )
+    hub_rows: tuple[str, ...] = ()  # a digest of each hub source's rows read (no files to hash)
+
+    def fingerprint(self) -> str | None:
+        """The content read, None where nothing was: local files by their bytes (as
+        ``fingerprint`` hashes them), hub sources by their rows. A hub dataset without a
+        pinned revision can change under the same name: this tells its versions apart."""
+        if not self.hub_rows:
+            return fingerprint(self.files) if self.files else None
+        digest = hashlib.sha256(fingerprint(self.files).encode() if self.files else b"")
+        for rows in self.hub_rows:
+            digest.update(rows.encode())
+        return digest.hexdigest()
+
+    @classmethod
+    def joined(cls, parts: Sequence[SplitData]) -> SplitData:
+        """Parts read one after another as one split (a pool, several languages)."""
+        examples: list[Example] = []
+        for part in parts:
+            assert isinstance(part.examples, list)  # only retrieval corpora are not lists
+            examples.extend(part.examples)
+        return cls(
+            examples,
+            tuple(f for p in parts for f in p.files),
+            " + ".join(p.origin for p in parts),
+            "; ".join(p.note for p in parts if p.note),
+            tuple(d for p in parts for d in p.hub_rows),
+        )
 
 
 def read_split(task: TaskSpec, split: str, lang: str, data_dir: Path | None) -> SplitData:
@@ -85,7 +112,7 @@ def read_split(task: TaskSpec, split: str, lang: str, data_dir: Path | None) -> 
             raise
         used = read_split(task, spec.fallback, lang, data_dir)
         note = f"{task.name} {split} ({lang}) unavailable, using its {spec.fallback} split ({used.origin}): {err}"
-        return SplitData(used.examples, used.files, used.origin, note)
+        return replace(used, note=note)
 
 
 def _read_spec(
@@ -95,14 +122,7 @@ def _read_spec(
         return _read_member(task, spec, split, lang, data_dir)
     if task.kind == "retrieval":
         raise DataError(f"{task.name}.data.{split}", "a pool cannot combine retrieval corpora")
-    parts = [_read_member(task, member, split, lang, data_dir) for member in spec.pool]
-    examples: list[Example] = []
-    for part in parts:
-        assert isinstance(part.examples, list)  # every non-retrieval reader returns a list
-        examples.extend(part.examples)
-    return SplitData(
-        examples, tuple(f for p in parts for f in p.files), " + ".join(p.origin for p in parts)
-    )
+    return SplitData.joined([_read_member(task, m, split, lang, data_dir) for m in spec.pool])
 
 
 def fingerprint(files: Iterable[Path]) -> str:
@@ -166,7 +186,8 @@ def _read_member(
         revision=hub.revision,
         select=tuple((c, _fill(hub, p, split, lang, where)) for c, p in hub.select.items()),
     )
-    return SplitData(read_hub(target, _mapper(task, hub, target.origin), note), (), target.origin)
+    examples, rows = read_hub(target, _mapper(task, hub, target.origin), note)
+    return SplitData(examples, (), target.origin, hub_rows=(rows,))
 
 
 def source_problems(task: TaskSpec) -> list[tuple[str, str]]:

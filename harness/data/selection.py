@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.data.examples import has_gold
-from harness.data.resolve import SplitData, fingerprint, read_split
+from harness.data.resolve import SplitData, read_split
 from harness.specs import TaskSpec
 
 
@@ -24,7 +24,7 @@ def describe(data: SplitData, split: str, lang: str, used: int) -> dict[str, Any
         "split": split,
         "lang": lang,
         "origin": data.origin,
-        "fingerprint": fingerprint(data.files) if data.files else None,
+        "fingerprint": data.fingerprint(),
         "examples": used,
     }
     if data.note:
@@ -66,16 +66,7 @@ def training_data(
     """Training examples in ``languages`` (English, or a translated task's languages) and
     dev examples in the task's training language."""
     parts = [read_logged(task, train_split, lang, data_dir, log) for lang in languages]
-    train_data = (
-        parts[0]
-        if len(parts) == 1
-        else SplitData(
-            [e for p in parts for e in p.examples],
-            tuple(f for p in parts for f in p.files),
-            " + ".join(p.origin for p in parts),
-            "; ".join(p.note for p in parts if p.note),
-        )
-    )
+    train_data = parts[0] if len(parts) == 1 else SplitData.joined(parts)
     pool = [e for e in train_data.examples if has_gold(e)]
     random.Random(seed).shuffle(pool)
     lang = task.train_language
