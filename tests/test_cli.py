@@ -387,6 +387,25 @@ def test_a_finished_result_is_never_silently_overwritten(
 
 
 @pytest.mark.parametrize("target", ["tatoeba", "pawsx"])
+def test_another_data_folder_is_not_taken_for_the_old_one(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, target: str
+) -> None:
+    """The same file names in another folder are other data: the finished result read
+    from the first folder is not served as the second's; the same folder spelt another
+    way is the same setting."""
+    other = tmp_path / "other"
+    shutil.copytree(xtreme_dir, other)
+    args = ["eval", "--model", str(tiny_model), "--targets", target, "--languages", "de",
+            "--epochs", "1", "--output", str(tmp_path / "run")]  # fmt: skip
+    assert run(*args, "--data-dir", str(xtreme_dir))[0] == 0
+    spelt_otherwise = xtreme_dir.parent / ".." / xtreme_dir.parent.name / xtreme_dir.name
+    assert "already finished" in run(*args, "--data-dir", str(spelt_otherwise))[1]
+    code, output = run(*args, "--data-dir", str(other))
+    assert code == 2
+    assert f"already holds {target} computed with other settings (changed: data_dir)" in output
+
+
+@pytest.mark.parametrize("target", ["tatoeba", "pawsx"])
 def test_a_checkpoint_changed_in_place_is_not_taken_for_the_old_one(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path, target: str
 ) -> None:

@@ -15,7 +15,7 @@ from harness.data.examples import (
     QAExample,
     TaggedSentence,
 )
-from harness.data.resolve import SplitData, fingerprint, read_split
+from harness.data.resolve import SplitData, data_dir_setting, fingerprint, read_split
 
 __all__ = [
     "Answer",
@@ -27,6 +27,7 @@ __all__ = [
     "QAExample",
     "SplitData",
     "TaggedSentence",
+    "data_dir_setting",
     "fingerprint",
     "read_split",
 ]

@@ -90,6 +90,14 @@ class SplitData:
         )
 
 
+def data_dir_setting(data_dir: Path | None) -> str | None:
+    """The data folder as a setting of the results read from it, spelt absolute: the same
+    folder given another way is the same setting, another folder (other data under the
+    same file names) is another. Files edited inside the folder are not seen here; the
+    fingerprints recorded with each result show them."""
+    return str(data_dir.resolve()) if data_dir else None
+
+
 def read_split(task: TaskSpec, split: str, lang: str, data_dir: Path | None) -> SplitData:
     """Read ``split`` of ``task`` for ``lang``; ``data_dir`` None means hub sources only.
 

@@ -20,6 +20,7 @@ import torch
 from transformers import set_seed
 
 from harness.cache import model_state
+from harness.data import data_dir_setting
 from harness.data.selection import training_data
 from harness.engine.batching import token_budget
 from harness.engine.distributed import is_main, process_count, wait
@@ -89,8 +90,7 @@ class IntermediateOptions:
             "precision": self.precision,
             "freeze_embeddings": self.freeze_embeddings,
             "eval_every": self.eval_every,
-            # spelt absolute: the same folder given another way is the same setting
-            "data_dir": str(self.data_dir.resolve()) if self.data_dir else None,
+            "data_dir": data_dir_setting(self.data_dir),
         }
 
 

@@ -81,6 +81,7 @@ class TrainedTarget:
             "task": self.task.name,
             "kind": self.task.kind,
             "model": o.model_record(),
+            "data_dir": o.data_record(),
             "seed": o.seed,
             "hyperparameters": self.hp,
             # each process draws its own dropout: N processes train another model

@@ -84,6 +84,12 @@ class EvalOptions:
             "identity": model_state(self.model),
         }
 
+    def data_record(self) -> str | None:
+        """The data folder as a result depends on it (``data.data_dir_setting``)."""
+        from harness.data import data_dir_setting
+
+        return data_dir_setting(self.data_dir)
+
     def describe(self) -> dict[str, Any]:
         described = asdict(self)
         described["model"] = asdict(self.model)

@@ -71,6 +71,7 @@ class RetrievalTarget:
             "task": self.task.name,
             "kind": self.task.kind,
             "model": self.options.model_record(),
+            "data_dir": self.options.data_record(),
             "embedding": asdict(self.embed),
             "k": self.k,
             "search": asdict(self.search),
