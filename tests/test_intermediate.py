@@ -20,6 +20,7 @@ from harness.cli import main
 from harness.data.examples import PairExample, TextExample
 from harness.engine.train import Stream, TrainSettings, train, train_streams
 from harness.errors import ConfigError
+from harness.intermediates import stage
 from harness.intermediates.pipeline import study_table
 from harness.intermediates.sampler import SamplerSpec
 from harness.intermediates.stage import (
@@ -219,7 +220,9 @@ def test_multitask_with_mlm_hands_the_encoder_on(spec: ModelSpec, intermediate_d
     assert kind.labels == ("0", "1", "2", "3", "4")
 
 
-@pytest.mark.parametrize("change", ["base model changed in place", "other epochs"])
+@pytest.mark.parametrize(
+    "change", ["base model changed in place", "other epochs", "other process count"]
+)
 def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     tiny_model: Path,
     intermediate_dir: Path,
@@ -243,6 +246,9 @@ def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     if change == "other epochs":
         options = replace(options, overrides={"epochs": 2, "batch_size": 8})
         expected = "hyperparameters.epochs 1.0 -> 2.0"
+    elif change == "other process count":  # each process draws its own dropout
+        monkeypatch.setattr(stage, "process_count", lambda: 2)
+        expected = "processes 1 -> 2"
     else:
         config = base / "config.json"
         config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
@@ -253,6 +259,23 @@ def test_a_checkpoint_trained_with_other_settings_is_never_silently_replaced(
     summary = train_intermediate(replace(options, overwrite=True), log=logs.append)
     assert any("replacing the checkpoint" in line for line in logs)
     assert summary["config_hash"] == config_hash(options.settings())
+
+
+def test_no_adapter_or_head_outlives_a_training_stopped_before_its_summary(
+    spec: ModelSpec, intermediate_dir: Path, tmp_path: Path
+) -> None:
+    """A LoRA training of two tasks stopped after saving but before its summary: the next
+    training (one task, full fine-tuning) leaves no adapter nor the other task's head."""
+    options = IntermediateOptions(
+        model=spec, tasks=[load_registry().intermediates["commonsenseqa"]], output=tmp_path / "ckpt",
+        data_dir=intermediate_dir, train_limit=16, limit=8, overrides={"epochs": 1, "batch_size": 8},
+    )  # fmt: skip
+    for stale in ("adapter", "heads/mlm"):
+        (options.output / stale).mkdir(parents=True)
+        (options.output / stale / "left.safetensors").write_bytes(b"from the stopped training")
+    train_intermediate(options, log=lambda _: None)
+    assert not (options.output / "adapter").exists()
+    assert [p.name for p in (options.output / "heads").iterdir()] == ["commonsenseqa"]
 
 
 def test_an_intermediate_checkpoint_is_named_by_its_absolute_path(

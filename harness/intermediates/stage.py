@@ -81,6 +81,8 @@ class IntermediateOptions:
             "model_identity": model_state(self.model),
             "tasks": [t.name for t in self.tasks],
             "seed": self.seed,
+            # each process draws its own dropout: N processes train another model
+            "processes": process_count(),
             "hyperparameters": self.hyperparameters(),
             "train_limit": self.train_limit,
             "limit": self.limit,
@@ -145,8 +147,14 @@ def _replace(
     _guard(options, settings, summary, log)
     if is_main():
         (options.output / TRAINED_FROM).unlink()
-        for part in ("adapter", "heads"):
-            shutil.rmtree(options.output / part, ignore_errors=True)
+        _remove_parts(options.output)
+
+
+def _remove_parts(output: Path) -> None:
+    """The adapter and heads of an earlier training: gone before a new one is saved, so
+    none outlives a training stopped before its summary was written."""
+    for part in ("adapter", "heads"):
+        shutil.rmtree(output / part, ignore_errors=True)
 
 
 def train_intermediate(options: IntermediateOptions, log: Log) -> dict[str, Any]:
@@ -273,6 +281,7 @@ def _save(
     from safetensors.torch import save_file
 
     output.mkdir(parents=True, exist_ok=True)
+    _remove_parts(output)
     if peft_encoder is not None:
         peft_encoder.save_pretrained(output / "adapter")
     merge_adapter(peft_encoder)
