@@ -289,10 +289,11 @@ def _check_training_options(o: dict[str, Any]) -> None:
         raise ConfigError(f"--eval-every must not be negative, got {o['eval_every']}")
 
 
-def _adapter(method: str, options: tuple[str, ...]) -> Any:
+def _adapter(method: str, options: tuple[str, ...], model: Any) -> Any:
     import yaml
 
-    from harness.models.adapters import AdapterSpec, peft_config
+    from harness.models.adapters import AdapterSpec, check_adapter
+    from harness.models.encoder import model_config
 
     parsed = {}
     for option in options:
@@ -300,8 +301,8 @@ def _adapter(method: str, options: tuple[str, ...]) -> Any:
         if not sep or not key:
             raise ConfigError(f"--adapter-option {option!r}: expected KEY=VALUE")
         parsed[key.strip()] = yaml.safe_load(value)
-    adapter = AdapterSpec(method=method, options=parsed)
-    peft_config(adapter)  # checked now, not when the first trained target starts
+    adapter = AdapterSpec(method=method.lower(), options=parsed)  # LoRA, lora: one method
+    check_adapter(adapter, model_config(model))  # now, not when the first target trains
     return adapter
 
 
@@ -343,7 +344,7 @@ def eval_options(
         cache=o["cache"],
         layer=o["layer"],
         pooling=o["pooling"],
-        adapter=_adapter(o["adapter"], o["adapter_options"]),
+        adapter=_adapter(o["adapter"], o["adapter_options"], model),
         registry_files=tuple(str(Path(f).resolve()) for f in user_files(o["registries"])),
     )
 
@@ -392,7 +393,7 @@ def intermediate_options(model: Any, output: Path, o: dict[str, Any], tasks: lis
         train_limit=o["train_limit"],
         limit=o["limit"],
         sampler=SamplerSpec(o["sampler"], o["temperature"], o["cap"]),
-        adapter=_adapter(o["adapter"], o["adapter_options"]),
+        adapter=_adapter(o["adapter"], o["adapter_options"], model),
         precision=o["precision"],
         freeze_embeddings=o["freeze_embeddings"],
         eval_every=o["eval_every"],

@@ -320,6 +320,8 @@ def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
         (AdapterSpec("prefix_tuning"), "not a peft method that injects into layers"),
         (AdapterSpec("full", {"r": 4}), "adapter options given, but the adapter is full"),
         (AdapterSpec("lily"), "adapter lily: peft cannot merge it into the encoder's weights"),
+        (AdapterSpec("adalora"), "adapter adalora: its rank budget is reallocated"),
+        (AdapterSpec("lora", {"r": 0}), "adapter lora (options: r=0) cannot apply"),
     ],
 )
 def test_bad_adapter_options_are_named(spec: ModelSpec, adapter: AdapterSpec, message: str) -> None:
@@ -333,6 +335,33 @@ def run(*args: str) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
+
+
+def test_adapter_methods_are_named_in_any_case(spec: ModelSpec) -> None:
+    from harness.cli import _adapter
+
+    assert _adapter("Full", (), spec) == AdapterSpec()
+    assert _adapter("LoRA", ("r=4",), spec) == AdapterSpec("lora", {"r": 4})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--adapter-option", "r=0"], "adapter lora (options: r=0) cannot apply"),
+        (["--adapter-option", "lora_dropout=2"], "(options: lora_dropout=2) cannot apply"),
+        (["--adapter-option", "target_modules=[nowhere]"], "cannot apply to this model"),
+    ],
+)
+def test_adapter_values_peft_checks_late_stop_the_command_before_anything_runs(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, options: list[str], message: str
+) -> None:
+    """peft checks these only as it builds the adapter: on a model without weights they
+    fail before the first target, not after tatoeba (no training) has run and been written."""
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "tatoeba,pawsx",
+                       "--languages", "de", "--data-dir", str(xtreme_dir), "--output",
+                       str(tmp_path / "run"), "--adapter", "lora", *options)  # fmt: skip
+    assert code == 2 and message in " ".join(output.split())
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_command_with_lora_reports_trainable_parameters(

@@ -50,6 +50,15 @@ def _config_class(method: str) -> Any:
     return injecting[method.lower()]
 
 
+# methods peft injects but whose training needs more than harness's loop gives them
+_NOT_TRAINED_HERE = {
+    "adalora": "its rank budget is reallocated by a call after every optimiser step "
+    "(peft's update_and_allocate) and its orthogonality penalty added by peft's own "
+    "forward, neither of which harness's training loop makes: it would train as plain "
+    "LoRA; choose lora",
+}
+
+
 def _check_values(method: str, config_class: Any, options: dict[str, Any]) -> None:
     """Each option of a plain number or flag field given one of its kind: peft takes
     ``r="x"`` and fails later, inside the model, with a bare comparison error."""
@@ -74,6 +83,8 @@ def peft_config(spec: AdapterSpec) -> Any | None:
             raise ConfigError("adapter options given, but the adapter is full fine-tuning")
         return None
     config_class = _config_class(spec.method)
+    if spec.method.lower() in _NOT_TRAINED_HERE:
+        raise ConfigError(f"adapter {spec.method}: {_NOT_TRAINED_HERE[spec.method.lower()]}")
     _check_values(spec.method, config_class, spec.options)
     try:
         return config_class(**spec.options)
@@ -91,9 +102,37 @@ def apply_adapter(model: Any, spec: AdapterSpec) -> Any | None:
     try:
         wrapped = get_peft_model(model.base_model, config)
     except (ValueError, TypeError) as err:
-        raise ConfigError(f"adapter {spec.method} cannot apply to this model: {err}") from None
+        given = ", ".join(f"{k}={v!r}" for k, v in spec.options.items()) or "none"
+        raise ConfigError(
+            f"adapter {spec.method} (options: {given}) cannot apply to this model: {err}"
+        ) from None
     _check_mergeable(wrapped, spec.method)
     return wrapped
+
+
+_applied: set[str] = set()  # (model config, adapter) pairs already checked in this process
+
+
+def check_adapter(spec: AdapterSpec, model_config: Any | None) -> None:
+    """``spec`` checked as far as it can be before anything runs: its config, and where
+    the model's config is readable, applied to an encoder of that config without
+    weights, so the values peft checks only as it builds the adapter (``r`` above 0, a
+    dropout within [0, 1], target modules the model has) fail now, not at the first
+    target that trains, after others have run."""
+    if peft_config(spec) is None or model_config is None:
+        return
+    import json
+
+    key = json.dumps([model_config.to_dict(), spec.describe()], sort_keys=True, default=str)
+    if key in _applied:  # a sweep checks every job's options: one model build per pair
+        return
+    from accelerate import init_empty_weights
+    from transformers import AutoModel
+
+    with init_empty_weights():
+        encoder = AutoModel.from_config(model_config)
+    apply_adapter(encoder, spec)
+    _applied.add(key)
 
 
 def _check_mergeable(wrapped: Any, method: str) -> None:

@@ -32,7 +32,7 @@ def model_location(spec: ModelSpec) -> str:
     return spec.path
 
 
-def _config(spec: ModelSpec) -> Any:
+def model_config(spec: ModelSpec) -> Any:
     """The encoder's config, read without loading weights; None where there is none to
     read yet (a checkpoint a sweep has still to train, a hub model not reachable):
     loading the model then says what is wrong."""
@@ -46,7 +46,7 @@ def _config(spec: ModelSpec) -> Any:
 
 def model_width(spec: ModelSpec) -> int | None:
     """The encoder's hidden size, if its config can be read."""
-    return getattr(_config(spec), "hidden_size", None)
+    return getattr(model_config(spec), "hidden_size", None)
 
 
 # models whose position ids start after the padding index (fairseq's convention): XLM-R
@@ -61,7 +61,7 @@ def fit_max_length(
     command line beyond them is refused before anything runs (an input that long
     fails inside the model, after training); a registry default beyond them (Tatoeba's
     256 for a 128-position model) is lowered to fit, and the log says so."""
-    config = _config(spec)
+    config = model_config(spec)
     positions = getattr(config, "max_position_embeddings", None)
     if positions is None:
         return hp
