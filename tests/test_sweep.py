@@ -97,6 +97,25 @@ def test_a_bad_field_is_named_with_its_file(
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"max_length": 100000}, "max_length 100000 (--max-length, or a study's settings)"),
+        ({"adapter": "lora", "adapter_options": ["r=0"]}, "adapter lora (options: r=0)"),
+    ],
+)
+def test_every_model_is_checked_against_the_settings(
+    tmp_path: Path, tiny_model: Path, settings: dict[str, Any], message: str
+) -> None:
+    """The first model (a hub id, unreadable offline) cannot be checked; the second can."""
+    path = write_study(tmp_path, models=["xlm-roberta-base", str(tiny_model)],
+                       intermediates=["mnli"], targets="xnli", settings=settings)  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load_study(path)
+    assert str(caught.value).startswith(f"{path}: settings: "), str(caught.value)
+    assert message in str(caught.value)
+
+
 def test_settings_take_yaml_lists_where_the_command_line_takes_several_values(
     tmp_path: Path,
 ) -> None:

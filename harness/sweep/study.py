@@ -136,8 +136,9 @@ def load_study(path: Path) -> StudySpec:
     for key in ("data_dir", "intermediate_dir"):
         if options[key] is not None:
             options[key] = read.path_of(options[key])
-    _check_options(read, registry.model(models[0]), registry, options | {"seed": 1, "registries": registry_files},
-                   target_specs, bool(configurations))  # fmt: skip
+    for model in models:
+        _check_options(read, registry.model(model), registry, options | {"seed": 1, "registries": registry_files},
+                       target_specs, bool(configurations))  # fmt: skip
     retries = read.get("retries", int, 1)
     if retries < 0:
         raise read.error("retries", f"expected an integer >= 0, got {retries}")
@@ -159,13 +160,19 @@ def load_study(path: Path) -> StudySpec:
 
 def _check_options(read: _Reader, model: Any, registry: Any, options: dict[str, Any],
                    targets: list[Any], intermediate: bool) -> None:  # fmt: skip
-    """Build the jobs' options once, as ``harness run`` would, so what it refuses fails here."""
+    """Build a model's jobs' options once, as ``harness run`` would, so what it refuses
+    fails here, naming the study file; a ``max_length`` beyond the model's positions too,
+    which ``harness run`` refuses only as a task starts."""
     from harness.cli import eval_options, intermediate_options
+    from harness.models.encoder import fit_max_length
 
     try:
         eval_options(registry, model, read.path, options, targets)
         if intermediate:
             intermediate_options(model, read.path, options, [])
+        if options.get("max_length") is not None:
+            wanted = {"max_length": options["max_length"]}
+            fit_max_length(model, wanted, wanted, lambda _: None)
     except HarnessError as err:
         raise read.error("settings", str(err)) from None
 
