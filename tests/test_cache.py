@@ -74,7 +74,7 @@ def test_embeddings_are_reused_until_an_input_changes(
     first = _entries(cache, "embeddings")
     assert len(first) == 2  # one vector file per language
     recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]
-    cap = recorded["tatoeba"]["settings"]["embedding"]["max_tokens"]
+    cap = recorded["tatoeba"]["embedding"]["max_tokens"]  # in force; the setting is 0
     assert cap == token_budget(0, process_device(), 32)  # keys the vectors, with the rest
 
     with monkeypatch.context() as patched:
@@ -105,6 +105,37 @@ def _pawsx(model: Path, data: Path, out: Path, *extra: str) -> None:
           "--epochs", "1", "--batch-size", "8", *extra)  # fmt: skip
 
 
+@pytest.mark.parametrize("target", ["pawsx", "tatoeba"])
+def test_what_a_result_is_done_with_does_not_depend_on_the_device(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    target: str,
+) -> None:  # fmt: skip
+    """A Ray sweep's driver (a CPU head node) decides what its GPU workers finished: the
+    token cap each device resolves the default to is recorded, but no setting."""
+    import torch
+
+    import harness.targets.retrieval as retrieval
+    from harness.results import config_hash
+    from harness.targets.options import EvalOptions
+    from harness.targets.runner import stage_for
+
+    task = load_registry().target(target)
+    model = ModelSpec(name="tiny", source="local", path=str(tiny_model))
+    options = EvalOptions(model=model, output=tmp_path / "run", data_dir=xtreme_dir)
+    here = stage_for(task, options, lambda _: None)
+    for module in (finetune, retrieval):
+        monkeypatch.setattr(module, "process_device", lambda: torch.device("cuda", 0))
+    there = stage_for(task, options, lambda _: None)
+    caps = {stage.token_cap if target == "pawsx" else stage.embed.max_tokens
+            for stage in (here, there)}  # fmt: skip
+    assert len(caps) == 2  # the devices resolve the default cap differently ...
+    assert config_hash(here.settings()) == config_hash(there.settings())  # ... to one result
+    changed = replace(options, overrides={"eval_max_tokens": 512})
+    assert config_hash(stage_for(task, changed, lambda _: None).settings()) != config_hash(
+        here.settings()
+    )  # a cap the user sets is a setting
+
+
 def test_predictions_are_reused_only_for_the_same_model_and_data(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -115,9 +146,9 @@ def test_predictions_are_reused_only_for_the_same_model_and_data(
     assert len(second) == 2  # the fine-tuned (and cached) model's, one file per language
     recorded = json.loads((tmp_path / "first" / "results.json").read_text())["results"]["pawsx"]
     assert recorded["settings"]["hyperparameters"]["eval_max_tokens"] == 0  # the device's cap
-    assert recorded["settings"]["eval_token_cap"] == token_budget(0, process_device(), 32)
+    assert recorded["eval_token_cap"] == token_budget(0, process_device(), 32)
     if process_device().type == "cpu":  # the cap for the model's width, read from its config
-        assert recorded["settings"]["eval_token_cap"] == batching.CPU_TOKEN_BUDGET // 4
+        assert recorded["eval_token_cap"] == batching.CPU_TOKEN_BUDGET // 4
 
     with monkeypatch.context() as patched:
         _forbid(patched, finetune, "predict_outputs")

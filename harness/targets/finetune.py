@@ -65,7 +65,9 @@ class TrainedTarget:
         self.hp = fit_max_length(
             options.model, options.hyperparameters(task), options.overrides, log
         )
-        # the padded-token cap of a prediction batch in force on this process's device
+        # the padded-token cap of a prediction batch in force on this process's device:
+        # recorded with the result, but no setting of it (batches change no prediction,
+        # and a sweep's driver decides what is done on another device than its workers)
         self.token_cap = token_budget(
             self.hp["eval_max_tokens"], process_device(), model_width(options.model)
         )
@@ -86,7 +88,6 @@ class TrainedTarget:
             "hyperparameters": self.hp,
             # each process draws its own dropout: N processes train another model
             "processes": process_count(),
-            "eval_token_cap": self.token_cap,
             "splits": self.splits,
             "languages": self.languages,
             "limit": o.limit,
@@ -312,6 +313,7 @@ class TrainedTarget:
                 "settings": settings.as_dict(),
                 "parameters": outcome.parameters,
             },
+            "eval_token_cap": self.token_cap,
             "gaps": gaps,
             "seconds": round(time.time() - started, 1),
         }

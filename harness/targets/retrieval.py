@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from harness.cache import ContentCache, cache_root
@@ -58,6 +58,7 @@ class RetrievalTarget:
             max_tokens=token_budget(hp["eval_max_tokens"], process_device(), model_width(model)),
             precision=options.precision,
         )
+        self.max_tokens_setting = hp["eval_max_tokens"]
         self.streams = stream_count(hp["eval_streams"], process_device(), process_count())
         settings = dict(task.retrieval)
         self.k = settings.pop("k", 4)
@@ -72,7 +73,10 @@ class RetrievalTarget:
             "kind": self.task.kind,
             "model": self.options.model_record(),
             "data_dir": self.options.data_record(),
-            "embedding": asdict(self.embed),
+            # the token cap as set (0: the device's own), not the cap it resolves to on
+            # this device, which the result records: batches change no vector, and a
+            # sweep's driver decides what is done on another device than its workers
+            "embedding": asdict(replace(self.embed, max_tokens=self.max_tokens_setting)),
             "k": self.k,
             "search": asdict(self.search),
             "splits": self.splits,
