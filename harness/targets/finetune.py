@@ -66,8 +66,9 @@ class TrainedTarget:
             options.model, options.hyperparameters(task), options.overrides, log
         )
         # the padded-token cap of a prediction batch in force on this process's device:
-        # recorded with the result, but no setting of it (batches change no prediction,
-        # and a sweep's driver decides what is done on another device than its workers)
+        # recorded with the result, but no setting of it (batching moves a prediction by
+        # float rounding at most, as the device does, and a sweep's driver decides what is
+        # done on another device than its workers)
         self.token_cap = token_budget(
             self.hp["eval_max_tokens"], process_device(), model_width(options.model)
         )
