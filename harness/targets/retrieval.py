@@ -74,9 +74,9 @@ class RetrievalTarget:
             "model": self.options.model_record(),
             "data_dir": self.options.data_record(),
             # the token cap as set (0: the device's own), not the cap it resolves to on
-            # this device, which the result records: batching moves a vector by float rounding
-            # at most, and a
-            # sweep's driver decides what is done on another device than its workers
+            # this device, which the result records: batching moves a vector by float
+            # rounding at most, and a sweep's driver decides what is done on another
+            # device than its workers
             "embedding": asdict(replace(self.embed, max_tokens=self.max_tokens_setting)),
             "k": self.k,
             "search": asdict(self.search),
