@@ -18,6 +18,7 @@ import numpy as np
 from harness.atomic import atomic_file, write_atomic
 from harness.engine.distributed import is_main
 from harness.models.encoder import model_location
+from harness.registry import trained_summary
 from harness.results import LOG_FILE, config_hash
 from harness.specs import ModelSpec
 
@@ -27,16 +28,22 @@ def cache_root() -> Path:
 
 
 def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
-    """What names the starting weights: the hub id and the revision it resolves to, or
-    the local files' state (all but the log a sweep appends to on every visit, so that
-    a visit is no change)."""
+    """What names the starting weights: the hub id and the revision it resolves to; for
+    a ``harness train`` checkpoint, the hash of the settings it was trained with (its
+    summary is written last, and removed first by a training that replaces it), so one
+    deleted and trained again with the same settings is the same model; for any other
+    folder, its files' state (all but the log a sweep appends to on every visit, so
+    that a visit is no change)."""
     identity: dict[str, Any] = {
         "source": spec.source,
         "location": location,
         "revision": spec.revision,
     }
     folder = Path(location)
-    if folder.is_dir():
+    summary = trained_summary(folder) if folder.is_dir() else None
+    if summary is not None and "config_hash" in summary:
+        identity["trained"] = summary["config_hash"]
+    elif folder.is_dir():
         identity["files"] = sorted(
             (p.name, p.stat().st_size, p.stat().st_mtime_ns)
             for p in folder.iterdir()
@@ -45,6 +52,12 @@ def model_identity(spec: ModelSpec, location: str) -> dict[str, Any]:
     elif spec.source == "hub":
         identity["snapshot"] = _hub_snapshot(location, spec.revision)
     return identity
+
+
+def checkpoint_identity(folder: Path, trained: str) -> dict[str, Any]:
+    """The identity ``model_identity`` gives the checkpoint a training with settings hash
+    ``trained`` writes into ``folder``: known before (or after) it is on disk."""
+    return {"source": "local", "location": str(folder), "revision": None, "trained": trained}
 
 
 def model_state(spec: ModelSpec) -> dict[str, Any]:

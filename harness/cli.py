@@ -607,7 +607,7 @@ def sweep_command(
     intermediate training failed); sweep.json in the study's output folder says why.
     """
     from harness.sweep.backends import LocalBackend, RayBackend
-    from harness.sweep.jobs import expand, job_refusal
+    from harness.sweep.jobs import INTERMEDIATE, expand, job_done, job_refusal
     from harness.sweep.run import SWEEP_JSON, pending_jobs, problems, run_sweep
     from harness.sweep.study import load_study
 
@@ -623,7 +623,9 @@ def sweep_command(
         for job in jobs:
             after = f"  (after {job.depends_on})" if job.depends_on else ""
             state = "refused" if job.id in refused else "run" if job.id in todo else "done"
-            click.echo(f"{state:7}  {job.id}{after}")
+            if state == "done" and job.kind == INTERMEDIATE and not job_done(job):
+                state = "unneeded"  # not on disk, but every target of it is finished
+            click.echo(f"{state:8}  {job.id}{after}")
             if job.id in refused:
                 click.echo(f"         {refused[job.id]}")
         click.echo(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,25 @@ def test_local_sweep_retries_reports_and_resumes(
     assert states[f"{arms[1]}/pawsx"] == states[f"{arms[1]}/tatoeba"] == "run"
     assert states[f"{arms[0]}/pawsx"] == "done"
     tiny_study.write_text(changed.replace("  limit: 12\n", "  limit: 10\n"), encoding="utf-8")
+
+    # a checkpoint deleted after its targets finished (to free the disk) is not trained
+    # again; deleted with a target unfinished, it is, and its finished targets are kept
+    working = tiny_study.read_text(encoding="utf-8")
+    tiny_study.write_text(working.replace("- brokenx\n", ""), encoding="utf-8")
+    shutil.rmtree(tmp_path / "sweep" / arms[1] / "intermediate")
+    dry = CliRunner().invoke(main, ["sweep", str(tiny_study), "--dry-run"])
+    states = {line.split()[1]: line.split()[0] for line in dry.output.splitlines()[:-1]
+              if not line.startswith(" ")}  # fmt: skip
+    assert states[f"{arms[1]}/intermediate"] == "unneeded", dry.output
+    assert states[f"{arms[1]}/pawsx"] == states[f"{arms[1]}/tatoeba"] == "done"
+    shutil.rmtree(tmp_path / "sweep" / arms[1] / "tatoeba")
+    result = CliRunner().invoke(main, ["sweep", str(tiny_study)])
+    assert result.exit_code == 0, result.output
+    statuses = {job["id"]: job["status"]
+                for job in json.loads((tmp_path / "sweep" / SWEEP_JSON).read_text())["jobs"]}  # fmt: skip
+    assert statuses[f"{arms[1]}/intermediate"] == statuses[f"{arms[1]}/tatoeba"] == "finished"
+    assert statuses[f"{arms[1]}/pawsx"] == "skipped"  # its result came from the same training
+    tiny_study.write_text(working, encoding="utf-8")
 
     # a configuration's seed folder reads as one run: report and compare take the sweep's runs
     baseline, trained = (str(tmp_path / "sweep" / tiny_model.name / c / "seed1")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -107,14 +107,24 @@ def _resolve(job: Job) -> tuple[Any, list[Any]]:
 
 
 def job_done(job: Job) -> bool:
-    """Finished earlier with the same settings: what ``harness run`` itself would reuse."""
+    """Finished earlier with the same settings: what ``harness run`` itself would reuse.
+    A target of a checkpoint not on disk (deleted to free space, or never finished) is
+    judged with the identity that checkpoint has once trained with the study's settings
+    (``cache.checkpoint_identity``), so finished targets need no training again."""
+    from harness.cache import checkpoint_identity
     from harness.intermediates.stage import finished
+    from harness.registry import trained_summary
+    from harness.results import config_hash
     from harness.targets.runner import finished_targets
 
     options, tasks = _resolve(job)
     if job.kind == INTERMEDIATE:
         return finished(options.output, options.settings()) is not None
-    return finished_targets(tasks, options) == [job.target]
+    if job.checkpoint is None or trained_summary(job.checkpoint) is not None:
+        return finished_targets(tasks, options) == [job.target]
+    training, _ = _resolve(replace(job, kind=INTERMEDIATE, target=None, output=job.checkpoint))
+    identity = checkpoint_identity(job.checkpoint.resolve(), config_hash(training.settings()))
+    return finished_targets(tasks, options, identity) == [job.target]
 
 
 def job_refusal(job: Job) -> str | None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.registry import trained_summary
 from harness.results import write_json
 from harness.sweep.backends import Backend, Outcome, Runner
 from harness.sweep.jobs import INTERMEDIATE, Job, expand, job_done, run_job
@@ -20,15 +21,18 @@ PROBLEMS = ("failed", "not_run")
 
 def pending_jobs(jobs: list[Job]) -> list[Job]:
     """The jobs to run: not finished with the same settings; an intermediate training
-    only while one of its target jobs still needs it. A target job names its checkpoint
-    by path, so an intermediate training not finished with the study's settings (one
-    of them changed) also makes every target of its checkpoint pending: their results
-    came from the old checkpoint."""
+    only while one of its target jobs still needs it (a checkpoint deleted after its
+    targets finished is not trained again). A checkpoint on disk trained with other
+    settings (one of the study's changed) makes every target of it pending: their
+    results came from the old checkpoint."""
     stale = {job.id for job in jobs if job.kind == INTERMEDIATE and not job_done(job)}
+    changed = {
+        job.id for job in jobs if job.id in stale and trained_summary(job.output) is not None
+    }
     targets = {
         job.id
         for job in jobs
-        if job.kind != INTERMEDIATE and (job.depends_on in stale or not job_done(job))
+        if job.kind != INTERMEDIATE and (job.depends_on in changed or not job_done(job))
     }
     needed = {job.depends_on for job in jobs if job.id in targets}
     return [job for job in jobs if job.id in targets or job.id in needed & stale]

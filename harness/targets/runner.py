@@ -75,16 +75,21 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
     return store.data
 
 
-def finished_targets(tasks: Sequence[TaskSpec], options: EvalOptions) -> list[str]:
-    """The tasks a rerun into ``options.output`` would reuse: finished with these settings."""
+def finished_targets(
+    tasks: Sequence[TaskSpec], options: EvalOptions, identity: dict[str, Any] | None = None
+) -> list[str]:
+    """The tasks a rerun into ``options.output`` would reuse: finished with these
+    settings, the model's identity taken as ``identity`` where given (a checkpoint a
+    sweep has yet to train)."""
     store = RunStore(options.output)
-    return [
-        task.name
-        for task in tasks
-        if store.finished(
-            task.name, config_hash(stage_for(task, options, lambda _: None).settings())
-        )
-    ]
+    finished = []
+    for task in tasks:
+        settings = stage_for(task, options, lambda _: None).settings()
+        if identity is not None:
+            settings["model"] = settings["model"] | {"identity": identity}
+        if store.finished(task.name, config_hash(settings)):
+            finished.append(task.name)
+    return finished
 
 
 def check_replaceable(tasks: Sequence[TaskSpec], options: EvalOptions) -> None:
