@@ -18,7 +18,7 @@ from harness.cli import main
 from harness.errors import ConfigError
 from harness.sweep.backends import LocalBackend, RayBackend
 from harness.sweep.jobs import INTERMEDIATE, expand
-from harness.sweep.run import SWEEP_JSON, run_sweep
+from harness.sweep.run import SWEEP_JSON, run_sweep, sweep_lock
 from harness.sweep.study import Resources, load_study
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "paper-study.yaml"
@@ -151,6 +151,14 @@ def test_expansion_gives_readable_ids_and_puts_training_first(tmp_path: Path) ->
     assert training.kind == INTERMEDIATE and training.intermediates == ("squad", "hellaswag")
 
 
+def test_two_jobs_sharing_a_folder_are_refused(tmp_path: Path, tiny_model: Path) -> None:
+    for side in ("a", "b"):
+        shutil.copytree(tiny_model, tmp_path / side / "ckpt")
+    path = write_study(tmp_path, models=["a/ckpt", "b/ckpt"], baseline=True, targets=["pawsx"])
+    with pytest.raises(ConfigError, match="two jobs would share the folder ckpt/baseline/seed1"):
+        expand(load_study(path))
+
+
 def test_the_paper_study_validates(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("HARNESS_DATA_DIR", "HARNESS_INTERMEDIATE_DIR", "HARNESS_REGISTRY"):
         monkeypatch.delenv(var, raising=False)
@@ -183,6 +191,23 @@ def test_targets_of_a_failed_intermediate_training_do_not_run(
     for job in jobs.values():
         if job is not training:
             assert job["status"] == "not_run" and training["id"] in job["error"], job
+
+
+def test_a_second_sweep_into_the_same_folder_is_refused_while_the_first_runs(
+    tmp_path: Path, tiny_model: Path
+) -> None:
+    path = write_study(tmp_path, models=[str(tiny_model)], intermediates=["commonsenseqa"],
+                       targets=["pawsx"], retries=0)  # fmt: skip
+    study = load_study(path)
+    with sweep_lock(study.output), pytest.raises(ConfigError) as caught:
+        run_sweep(study, LocalBackend(), "local", broken_intermediate, log=lambda _: None)
+    assert f"{study.output}: another sweep is running into this folder (pid {os.getpid()}" in str(
+        caught.value
+    )
+    assert not (study.output / SWEEP_JSON).exists()  # the refused one wrote nothing
+    # the lock goes with the sweep that held it
+    summary = run_sweep(study, LocalBackend(), "local", broken_intermediate, log=lambda _: None)
+    assert summary["counts"] == {"failed": 1, "not_run": 1}
 
 
 def sweep_and_check(study_file: Path, backend: Any, name: str, tmp_path: Path,

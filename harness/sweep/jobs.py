@@ -78,7 +78,10 @@ def expand(study: StudySpec) -> list[Job]:
     ids = [job.id for job in jobs]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
-        raise ConfigError(f"{study.path}: models: two models share a folder name: {twice[0]}")
+        raise ConfigError(
+            f"{study.path}: two jobs would share the folder {twice[0]}: two models with one "
+            f"folder name, or a task named {BASELINE!r} or {INTERMEDIATE!r}"
+        )
     return jobs
 
 

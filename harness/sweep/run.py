@@ -4,10 +4,15 @@ it again and a finished one says what happened to each job."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.registry import trained_summary
 from harness.results import write_json
 from harness.sweep.backends import Backend, Outcome, Runner
@@ -16,6 +21,7 @@ from harness.sweep.study import StudySpec
 
 Log = Callable[[str], None]
 SWEEP_JSON = "sweep.json"
+LOCK_FILE = ".sweep.lock"
 PROBLEMS = ("failed", "not_run")
 
 
@@ -38,6 +44,31 @@ def pending_jobs(jobs: list[Job]) -> list[Job]:
     return [job for job in jobs if job.id in targets or job.id in needed & stale]
 
 
+@contextlib.contextmanager
+def sweep_lock(folder: Path) -> Iterator[None]:
+    """Held while a sweep runs into ``folder``: a second sweep of it (the same command
+    started twice) would run the same jobs into the same run folders at once, and the
+    last to write ``sweep.json`` would win. An advisory lock the system drops with its
+    process, so a killed sweep leaves none behind."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ConfigError(
+                f"{folder}: another sweep is running into this folder ({holder}); "
+                "wait for it, or stop it and run this one again"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {platform.node()}\n")
+        handle.flush()
+        yield
+
+
 def run_sweep(
     study: StudySpec,
     backend: Backend,
@@ -47,6 +78,14 @@ def run_sweep(
     log: Log = print,
 ) -> dict[str, Any]:
     """Run the study's unfinished jobs; returns what ``sweep.json`` holds."""
+    with sweep_lock(study.output):
+        return _run_sweep(study, backend, backend_name, runner, retries, log)
+
+
+def _run_sweep(
+    study: StudySpec, backend: Backend, backend_name: str, runner: Runner,
+    retries: int | None, log: Log,
+) -> dict[str, Any]:  # fmt: skip
     started = time.time()
     jobs = expand(study)
     todo = pending_jobs(jobs)
