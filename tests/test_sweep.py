@@ -1,11 +1,15 @@
 """harness sweep: study validation, job expansion, and tiny sweeps on the local and Ray
-backends with an injected flaky job and a job that fails for a real reason."""
+backends with an injected flaky job and a job that fails for a real reason, and on Ray
+with workers that die."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +21,7 @@ from sweep_helpers import FLAKY_JOB, FLAKY_MARK, broken_intermediate, flaky_run_
 from harness.cli import main
 from harness.errors import ConfigError
 from harness.sweep.backends import LocalBackend, RayBackend
-from harness.sweep.jobs import INTERMEDIATE, expand
+from harness.sweep.jobs import INTERMEDIATE, Job, expand
 from harness.sweep.run import SWEEP_JSON, run_sweep, sweep_lock
 from harness.sweep.study import Resources, load_study
 
@@ -324,15 +328,121 @@ def test_local_sweep_retries_reports_and_resumes(
     assert set(compared["tatoeba"]["languages"]) == {"de"}, compared["tatoeba"]["refused"]
 
 
-def test_ray_sweep_retries_reports_and_resumes(
-    tiny_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("ray")
-    # Ray's workers are new processes: they find this folder's modules through PYTHONPATH
+@pytest.fixture
+def ray_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Ray set up for this test alone: its workers (new processes) find this folder's
+    modules through PYTHONPATH, its temp folder is its own (short: it holds Unix sockets),
+    and no memory monitor kills workers of a busy machine."""
+    ray = pytest.importorskip("ray")
     here = str(Path(__file__).parent)
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
     )
+    monkeypatch.setenv("RAY_memory_monitor_refresh_ms", "0")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with tempfile.TemporaryDirectory(prefix="ray-", ignore_cleanup_errors=True) as temp:
+        monkeypatch.setenv("RAY_TMPDIR", temp)
+        yield ray
+
+
+@pytest.fixture
+def local_ray(ray_env: Any) -> Iterator[Any]:
+    """A local Ray of two CPUs started here, not by the backend (which must leave it up)."""
+    ray_env.init(num_cpus=2, include_dashboard=False)
+    yield ray_env
+    ray_env.shutdown()
+
+
+def test_ray_sweep_retries_reports_and_resumes(
+    tiny_study: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_env: Any
+) -> None:
     backend = RayBackend(None, Resources(cpus=1))
     folders = sweep_and_check(tiny_study, backend, "ray", tmp_path, monkeypatch)
     assert os.getpid() not in pids(folders)  # Ray's workers ran them
+    assert not ray_env.is_initialized()  # the backend stops the Ray it started
+
+
+class Halt(BaseException):
+    """Not an Exception, so the job function's attempt does not catch it: Ray does, and
+    reports it in a RayTaskError coloured for a terminal."""
+
+
+@dataclass(frozen=True)
+class Fated:
+    """A job function whose intermediate training meets ``fates`` on its first attempts, one
+    each ("raise"; "halt": raise Halt; "die": its process exits, as one killed for memory
+    does), then finishes; a target job finishes at once. Each attempt is counted in a file
+    of ``folder``: Ray workers are processes of their own, and one that dies forgets."""
+
+    folder: Path
+    fates: tuple[str, ...]
+
+    def __call__(self, job: Job) -> None:
+        with self.tries(job).open("a", encoding="utf-8") as tries:
+            tries.write("+")
+        attempt = self.tries(job).stat().st_size
+        intermediate = job.kind == INTERMEDIATE and attempt <= len(self.fates)
+        fate = self.fates[attempt - 1] if intermediate else "finish"
+        if fate == "die":
+            os._exit(1)
+        if fate == "raise":
+            raise RuntimeError(f"injected failure of attempt {attempt}")
+        if fate == "halt":
+            raise Halt(f"injected halt of attempt {attempt}")
+
+    def tries(self, job: Job) -> Path:
+        return self.folder / job.id.replace("/", "_")
+
+    def attempts(self, job: Job) -> int:
+        return self.tries(job).stat().st_size if self.tries(job).exists() else 0
+
+
+def sweep_with_fates(
+    tmp_path: Path, fates: tuple[str, ...], retries: int
+) -> tuple[dict[str, dict[str, Any]], Fated, list[Job]]:
+    """One intermediate training meeting ``fates`` and its two targets, swept on Ray."""
+    path = write_study(
+        tmp_path, models=["org/encoder"], intermediates=["commonsenseqa"],
+        targets=["pawsx", "tatoeba"], retries=retries,
+    )  # fmt: skip
+    study = load_study(path)
+    (tmp_path / "tries").mkdir()
+    runner = Fated(tmp_path / "tries", fates)
+    summary = run_sweep(study, RayBackend(None, Resources(cpus=1)), "ray", runner,
+                        log=lambda _: None)  # fmt: skip
+    for job in summary["jobs"]:
+        assert "\x1b" not in (job["error"] or ""), job  # plain text, no terminal colours
+    return {job["id"]: job for job in summary["jobs"]}, runner, expand(study)
+
+
+def test_ray_retries_a_job_whose_worker_died(tmp_path: Path, local_ray: Any) -> None:
+    # each kind of failure, then it finishes on the fifth attempt: the last retries=4 allow
+    fates = ("die", "raise", "die", "halt")
+    by_id, runner, jobs = sweep_with_fates(tmp_path, fates, retries=4)
+    training = next(job for job in jobs if job.kind == INTERMEDIATE)
+    assert by_id[training.id]["status"] == "finished", by_id[training.id]
+    assert by_id[training.id]["attempts"] == runner.attempts(training) == 5
+    for job in jobs:
+        if job is not training:
+            assert by_id[job.id]["status"] == "finished" and by_id[job.id]["attempts"] == 1
+    assert local_ray.is_initialized()  # the backend leaves up the Ray it did not start
+
+
+@pytest.mark.parametrize(
+    ("last", "error"),
+    [("die", "WorkerCrashedError: The worker died"), ("halt", "RayTaskError(Halt): ")],
+)
+def test_ray_targets_of_an_intermediate_whose_worker_died_do_not_run(
+    tmp_path: Path, local_ray: Any, last: str, error: str
+) -> None:
+    # its worker dies, and dies again (or Ray catches what the job raised): no retry left
+    by_id, runner, jobs = sweep_with_fates(tmp_path, ("die", last, "die"), retries=1)
+    training = next(job for job in jobs if job.kind == INTERMEDIATE)
+    assert by_id[training.id]["status"] == "failed", by_id[training.id]
+    assert by_id[training.id]["attempts"] == runner.attempts(training) == 2
+    assert by_id[training.id]["error"].startswith(error), by_id[training.id]
+    for job in jobs:
+        if job is not training:
+            assert by_id[job.id]["status"] == "not_run", by_id[job.id]
+            assert by_id[job.id]["error"] == f"not run: {training.id} did not finish"
+            assert runner.attempts(job) == 0
