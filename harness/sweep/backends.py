@@ -10,7 +10,6 @@ as a job that raises does: a count kept in the worker would die with it.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -95,7 +94,8 @@ class RayBackend:
     is submitted once its intermediate job's outcome is in, and handed it (a value, not a
     Ray reference: one whose worker died would fail the target itself); a worker that
     dies fails its attempt like a job that raised. Without an address (and no Ray already
-    initialised here) a local Ray instance is started."""
+    initialised here), Ray's own search decides: the cluster ``RAY_ADDRESS`` names, else
+    one ``ray start`` began on this machine, else a new local instance on its cores."""
 
     def __init__(self, address: str | None, resources: Resources):
         self.address = address
@@ -105,9 +105,8 @@ class RayBackend:
         import ray
 
         started = not ray.is_initialized()
-        if started:
-            local = {"num_cpus": os.cpu_count()} if self.address is None else {}
-            ray.init(address=self.address, include_dashboard=False, **local)
+        if started:  # no CPU count: Ray refuses one when it joins a running cluster
+            ray.init(address=self.address, include_dashboard=False)
         try:
             self._check_cluster(ray.cluster_resources())
             task = ray.remote(execute).options(
