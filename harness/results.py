@@ -164,7 +164,9 @@ class Progress:
     save: Callable[[Progress], None] = lambda progress: None
 
     def done(self, lang: str) -> bool:
-        return lang in self.evaluated or any(gap.startswith(f"{lang}: ") for gap in self.gaps)
+        """Scored: a language left with a gap is tried again on resume (its file may
+        have been put in place since), which costs a read."""
+        return lang in self.evaluated
 
     def record(self, lang: str, scores: dict[str, Any] | None = None, info: dict[str, Any] | None = None,
                gap: str | None = None) -> None:  # fmt: skip
@@ -244,10 +246,12 @@ class RunStore:
         none), saving each new language into results.json as it finishes."""
         block = self.data.get("results", {}).get(task) or {}
         same = block.get("config_hash") == task_hash and block.get("partial")
+        evaluated = dict(block.get("evaluated", {})) if same else {}
         progress = Progress(
             languages=dict(block.get("languages", {})) if same else {},
-            evaluated=dict(block.get("evaluated", {})) if same else {},
-            gaps=list(block.get("gaps", [])) if same else [],
+            evaluated=evaluated,
+            # the gaps of scored languages (a BUCC test split missing); the others are retried
+            gaps=[g for g in block.get("gaps", []) if same and g.split(": ", 1)[0] in evaluated],
         )
 
         def save(p: Progress) -> None:

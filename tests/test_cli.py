@@ -203,6 +203,34 @@ def test_a_language_with_no_data_stops_the_run_before_training(
     assert "training on" not in output
 
 
+def test_a_target_with_no_readable_language_stops_the_run_before_any_target_trains(
+    tiny_model: Path, xtreme_dir: Path, tmp_path: Path
+) -> None:
+    """BUCC German has no corpus here: pawsx, first in line, is not trained for nothing."""
+    code, output = run("eval", "--model", str(tiny_model), "--targets", "pawsx,bucc2018",
+                       "--languages", "de", "--data-dir", str(xtreme_dir),
+                       "--output", str(tmp_path / "r"))  # fmt: skip
+    assert code == 2, output
+    assert "bucc2018: no language could be evaluated (checked before training)" in output
+    assert "bucc2018/de-en.dev.de" in " ".join(output.split())
+    assert "training on" not in output and not (tmp_path / "r" / "results.json").exists()
+
+
+def test_a_language_left_with_a_gap_is_tried_again_on_resume(tmp_path: Path) -> None:
+    """Its file may have been put in place since; a scored language's own gap (BUCC
+    without a test split) stays with its score."""
+    from harness.results import RunStore
+
+    header = {"kind": "retrieval", "config_hash": "h", "task_languages": ["de", "fr", "ru"]}
+    progress = RunStore(tmp_path).progress("bucc2018", "h", header)
+    progress.record("de", {"f1": 50.0}, {"dev": {}}, gap="no test split: scored on dev")
+    progress.record("fr", gap="bucc2018/fr-en.dev.fr: file not found")
+    resumed = RunStore(tmp_path).progress("bucc2018", "h", header)
+    assert resumed.done("de") and not resumed.done("fr") and not resumed.done("ru")
+    assert resumed.gaps == ["de: no test split: scored on dev"]
+    assert RunStore(tmp_path).progress("bucc2018", "other settings", header).gaps == []
+
+
 def test_an_interrupt_says_what_survives_and_exits_130(
     tiny_model: Path, xtreme_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -234,8 +262,8 @@ def test_missing_file_without_fallback_names_the_file(
 ) -> None:
     code, output = run("eval", "--model", str(tiny_model), "--targets", "udpos", "--data-dir", str(xtreme_dir),
                        "--output", str(tmp_path / "r"))  # fmt: skip
-    assert code == 2
-    assert "udpos/train-en.tsv" in output and "Traceback" not in output
+    assert code == 2  # no UD-POS file at all: the check before training names them
+    assert "udpos/test-en.tsv not found" in " ".join(output.split()) and "Traceback" not in output
 
 
 def test_list_and_validate(tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ from harness.sweep.study import Resources, load_study
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "paper-study.yaml"
 
-# a target whose training file is absent from every data folder: fails for a real reason
+# a target whose training file is absent from every data folder (its test files are
+# PAWS-X's, so it passes the check before training): fails for a real reason
 BROKEN_TARGET = """\
 targets:
   brokenx:
@@ -38,7 +39,7 @@ targets:
     data:
       train: {local: {format: pair_tsv, path: "brokenx/train-en.tsv"}}
       dev: {local: {format: pair_tsv, path: "brokenx/dev-{lang}.tsv"}}
-      test: {local: {format: pair_tsv, path: "brokenx/test-{lang}.tsv"}}
+      test: {local: {format: pair_tsv, path: "pawsx/test-{lang}.tsv"}}
 """
 
 

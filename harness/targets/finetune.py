@@ -16,7 +16,7 @@ from typing import Any
 from transformers import set_seed
 
 from harness.cache import ContentCache, cache_root, model_identity
-from harness.data import SplitData, read_split
+from harness.data import SplitData
 from harness.data.examples import has_gold
 from harness.data.selection import describe, read_logged, training_data
 from harness.engine.batching import token_budget
@@ -76,6 +76,7 @@ class TrainedTarget:
         self.streams = stream_count(self.hp["eval_streams"], process_device(), process_count())
         self.splits = {role: options.split(task, role) for role in ("train", "dev", "eval")}
         self.languages = target_languages(task, options)
+        self.scored_split = self.splits["eval"]  # a language is scored only if it reads
 
     def settings(self) -> dict[str, Any]:
         """What the result depends on (besides data content); hashed to decide resume."""
@@ -120,24 +121,6 @@ class TrainedTarget:
             return self._read("dev", lang), dev
         return data, split
 
-    def _check_evaluable(self, pending: Sequence[str]) -> None:
-        """Stop before training when no pending language's scored split can be read (a
-        language listed with no file, data missing offline): found only after training,
-        the training would be lost. One readable language is enough to go on; the
-        others get their gaps after training, as before."""
-        problems = []
-        for lang in pending:
-            try:
-                read_split(self.task, self.splits["eval"], lang, self.options.data_dir)
-                return
-            except DataError as err:
-                problems.append(f"{lang}: {err}")
-        if problems:
-            raise HarnessError(
-                f"{self.task.name}: no language could be evaluated (checked before training):\n  "
-                + "\n  ".join(problems)
-            )
-
     def run(self, store_predictions: Store, progress: Progress) -> dict[str, Any]:
         task, o, hp = self.task, self.options, self.hp
         started = time.time()
@@ -149,8 +132,6 @@ class TrainedTarget:
             task, self.splits["train"], self.splits["dev"], [task.train_language], o.data_dir,
             seed=o.seed, train_limit=o.train_limit, dev_limit=o.limit, holdout=o.dev_holdout, log=self.log,
         )  # fmt: skip
-        if not progress.evaluated:
-            self._check_evaluable([lang for lang in self.languages if not progress.done(lang)])
         kind = task_kind(task, data.train)
 
         def predict(m: Any, features: list[Any], examples: Sequence[Any]) -> list[Any]:

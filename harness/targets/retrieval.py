@@ -47,6 +47,8 @@ class RetrievalTarget:
         self.log = log
         self.splits = {role: options.split(task, role) for role in ("dev", "eval")}
         self.languages = target_languages(task, options)
+        # a language is scored only if this split reads (BUCC tunes its threshold on dev)
+        self.scored_split = self.splits["dev" if task.metric == "bucc_f1" else "eval"]
         model = options.model
         hp = fit_max_length(model, options.hyperparameters(task), options.overrides, log)
         self.embed = EmbedSettings(

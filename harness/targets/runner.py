@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from harness.data import read_split
 from harness.engine.distributed import is_main, wait
+from harness.errors import DataError, HarnessError
 from harness.metrics import xtreme_score
 from harness.metrics.xtreme_score import run_rollup
 from harness.results import RunStore, check_output_folder, config_hash, guard_replacement
@@ -34,6 +36,7 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
     # every refusal comes before anything is written: a refused command leaves the folder
     # as it was, its config and environment included
     plans = _plans(store, tasks, options, log)
+    _check_evaluable(store, plans, options)
     store.start(
         {
             "command": "eval",
@@ -59,10 +62,8 @@ def run_targets(tasks: Sequence[TaskSpec], options: EvalOptions, console: Log) -
             "task_languages": list(xtreme_score.xtreme_languages().get(task.name, task.languages)),
         }
         progress = store.progress(task.name, digest, header)
-        if progress.evaluated or progress.gaps:
-            log(
-                f"{task.name}: resuming: {len(progress.evaluated) + len(progress.gaps)} languages already done"
-            )
+        if progress.evaluated:
+            log(f"{task.name}: resuming: {len(progress.evaluated)} languages already done")
         block = stage.run(save_predictions, progress)
         store.put(
             task.name,
@@ -116,6 +117,30 @@ def _plans(
             _guard_finished(store, task.name, settings, options.overwrite, log)
         plans.append((task, stage, settings, digest, done))
     return plans
+
+
+def _check_evaluable(store: RunStore, plans: list[Plan], options: EvalOptions) -> None:
+    """Before any target runs: a target to run none of whose languages can be scored (a
+    language listed with no file, data missing offline) stops the command. Found at its
+    own turn, it would stop the command after the targets before it had trained, and
+    found after its own training, that training would be lost. One readable language
+    is enough to go on; the others get their gaps as the target runs."""
+    for task, stage, _, digest, done in plans:
+        progress = store.progress(task.name, digest, {})
+        if done or progress.evaluated:
+            continue
+        problems = []
+        for lang in stage.languages:
+            try:
+                read_split(task, stage.scored_split, lang, options.data_dir)
+                break
+            except DataError as err:
+                problems.append(f"{lang}: {err}")
+        else:
+            raise HarnessError(
+                f"{task.name}: no language could be evaluated (checked before training):\n  "
+                + "\n  ".join(problems)
+            )
 
 
 def _spec_dict(task: TaskSpec) -> dict[str, Any]:
