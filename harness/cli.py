@@ -114,7 +114,7 @@ def list_entries(section: str | None, registries: tuple[str, ...]) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 def validate(files: tuple[str, ...]) -> None:
     """Validate registry files (merged in order over the built-in registry, as --registry
-    merges them) and list every error."""
+    merges them) and list every invalid entry, with its first error."""
     from harness.registry import validate_files
 
     errors = validate_files(files)
