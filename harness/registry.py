@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -230,6 +230,11 @@ def load_registry(
     registry = Registry(files=tuple(str(p) for p in files))
     for name, raw in merged["models"].items():
         model = collect(partial(ModelSpec.parse, name, raw, origin["models", name]))
+        if model is not None and model.source == "local":
+            # a `harness train` checkpoint keeps its base model's conventions, registered
+            # by name as given by path; what the entry itself sets wins
+            found = collect(partial(_conventions, Path(model.path)))
+            model = replace(model, **{k: v for k, v in (found or {}).items() if k not in raw})
         if model is not None:
             registry.models[name] = model
     for section, role in (("targets", "target"), ("intermediates", "intermediate")):

@@ -395,6 +395,32 @@ def test_a_trained_checkpoint_keeps_its_base_models_input_conventions(tmp_path: 
         load_registry().model(str(ckpt))
 
 
+def test_a_trained_checkpoint_registered_by_name_keeps_its_conventions_too(
+    tmp_path: Path,
+) -> None:
+    """The same folder named in a registry reads its inputs as given by path would; what
+    the entry sets itself wins."""
+    import json
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text("{}")
+    base = {"name": "e5-small", "input_prefix": "query: ", "layer": 8, "pooling": "first"}
+    (ckpt / "intermediate.json").write_text(json.dumps({"settings": {"model": base}}))
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "models:\n  my-ck: {source: local, path: ckpt}\n"
+        "  my-ck-cls: {source: local, path: ckpt, pooling: mean}\n"
+    )
+    registry = load_registry([mine])
+    spec = registry.model("my-ck")
+    assert (spec.input_prefix, spec.layer, spec.pooling) == ("query: ", 8, "first")
+    by_path = registry.model(str(ckpt))
+    assert (by_path.input_prefix, by_path.layer, by_path.pooling) == ("query: ", 8, "first")
+    mean = registry.model("my-ck-cls")
+    assert (mean.input_prefix, mean.layer, mean.pooling) == ("query: ", 8, "mean")
+
+
 def test_a_registry_model_path_is_relative_to_its_file(tmp_path: Path) -> None:
     from harness.models.encoder import model_location
 
