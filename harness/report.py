@@ -25,8 +25,9 @@ from harness.metrics.xtreme_score import GROUPS, TASK_METRICS
 
 INCOMPLETE = "†"  # marks a task score over fewer languages than the task has
 INCOMPLETE_LEGEND = (
-    f"{INCOMPLETE} not every language of the task (or of a task in the mean) was evaluated: "
-    "a mean over the languages evaluated, not XTREME's, which needs them all"
+    f"{INCOMPLETE} not every language of the task (or of a task in the mean) was scored (a "
+    "file missing, or a split without gold): a mean over the languages scored, not "
+    "XTREME's, which needs them all"
 )
 
 

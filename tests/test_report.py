@@ -118,7 +118,7 @@ def test_table_lists_tasks_groups_and_the_xtreme_score(runs: list[Path]) -> None
     # QA: (EM + F1) / 2; the XTREME score: all nine tasks
     xtreme = next(line for line in lines if "XTREME" in line)
     assert f"{(75 * 7 + 60 + 45) / 9:.1f}†" in xtreme
-    legend = "† not every language of the task (or of a task in the mean) was evaluated"
+    legend = "† not every language of the task (or of a task in the mean) was scored"
     assert legend in " ".join(output.split())  # the caption wraps at the table's width
 
 
