@@ -312,6 +312,52 @@ def test_lora_changes_only_adapter_and_head_weights(spec: ModelSpec) -> None:
 
 
 @pytest.mark.parametrize(
+    ("epochs", "grad_accum", "steps", "batches", "evaluated"),
+    [
+        (1, 8, 1, 4, [1]),  # one step takes the whole epoch, not two epochs' worth
+        (1, 3, 2, 4, [2]),  # 3 batches, then the epoch's last one
+        (3, 3, 6, 12, [2, 4, 6]),  # each epoch's end is a dev evaluation
+        (1.5, 3, 3, 7, [2, 3]),  # half an epoch: ceil(1.5 x 2) steps
+    ],
+)
+def test_accumulation_stops_at_each_epochs_end(
+    spec: ModelSpec, epochs: float, grad_accum: int, steps: int, batches: int,
+    evaluated: list[int],
+) -> None:  # fmt: skip
+    """16 examples in batches of 4: `epochs` passes over them, however many batches a step
+    accumulates (the last step of an epoch takes what is left of it, as HF's Trainer)."""
+    kind = task_kind(load_registry().targets["pawsx"])
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    forwards = []
+    model.register_forward_hook(lambda *_: forwards.append(1))
+    features = kind.encode(_pairs(16, 1), tokenizer, EncodeSettings(max_length=32))
+    settings = TrainSettings(lr=1e-3, epochs=epochs, batch_size=4, grad_accum=grad_accum)
+    outcome = train(model, kind, features, tokenizer.pad_token_id, settings,
+                    evaluate=lambda m: 0.0, log=lambda _: None)  # fmt: skip
+    assert outcome.steps == steps and len(forwards) == batches
+    assert [h["step"] for h in outcome.history] == evaluated
+
+
+def test_a_batch_with_nothing_to_learn_leaves_no_nan_in_the_history(spec: ModelSpec) -> None:
+    """A tagging window of continuation sub-words only (every label ignored) has a NaN
+    loss: it teaches nothing, and the logged loss (written to results.json) stays finite."""
+    from harness.data.examples import TaggedSentence
+
+    kind = task_kind(load_registry().targets["panx"])
+    tokenizer = load_tokenizer(spec)
+    model = load_model(spec, kind.auto_class, **kind.model_kwargs())
+    sentences = [TaggedSentence(("der", "Hund"), ("B-PER", "O"))] * 2
+    features = kind.encode(sentences, tokenizer, EncodeSettings(max_length=32))
+    features[1]["labels"] = [IGNORE_INDEX] * len(features[1]["labels"])
+    settings = TrainSettings(lr=1e-3, epochs=2, batch_size=1)
+    outcome = train(model, kind, features, tokenizer.pad_token_id, settings,
+                    evaluate=lambda m: 0.0, log=lambda _: None)  # fmt: skip
+    json.dumps(outcome.history, allow_nan=False)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
     ("adapter", "message"),
     [
         (AdapterSpec("lora", {"r": "x"}), "adapter lora: option r='x' must be int"),

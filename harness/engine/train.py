@@ -18,6 +18,7 @@ differently; MLM masks and dropout are also drawn per process.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -149,7 +150,8 @@ def train_streams(
     AcceleratorState._reset_state(reset_partial_state=False)
     accelerator = Accelerator(
         mixed_precision=settings.precision,
-        gradient_accumulation_steps=settings.grad_accum,
+        # accumulation is counted here, per epoch (see the loop), not by Accelerate
+        gradient_accumulation_steps=1,
         kwargs_handlers=handlers,
         # each process trains on a share of the global batch (see _batches): the schedule
         # then advances once per optimiser step, not once per process
@@ -167,17 +169,17 @@ def train_streams(
 
     rng = random.Random(settings.seed)
     epoch_batches = {s.name: math.ceil(len(s.features) / settings.batch_size) for s in streams}
-    total_batches = math.ceil(settings.epochs * sum(epoch_batches.values()))
-    total_steps = max(1, math.ceil(total_batches / settings.grad_accum))
-    eval_every = settings.eval_every or max(
-        1, math.ceil(sum(epoch_batches.values()) / settings.grad_accum)
-    )
+    # an epoch's last step takes what is left of it (as Hugging Face's Trainer does), so
+    # `epochs` passes are exactly that many, and "once per epoch" falls on epoch ends
+    epoch_steps = sum(math.ceil(n / settings.grad_accum) for n in epoch_batches.values())
+    total_steps = max(1, math.ceil(settings.epochs * epoch_steps))
+    eval_every = settings.eval_every or epoch_steps
     names = [s.name for s in streams]
     chances = [(weights or epoch_batches)[name] for name in names]
 
     optimiser = _optimiser(container, settings)
     schedule = get_linear_schedule_with_warmup(
-        optimiser, int(settings.warmup * total_steps), total_steps
+        optimiser, math.ceil(settings.warmup * total_steps), total_steps
     )
     # frozen weights never change, so the best-state copy skips them
     frozen = {name for name, param in container.named_parameters() if not param.requires_grad}
@@ -207,19 +209,21 @@ def train_streams(
 
     container.train()
     for _ in range(total_steps):
-        # one optimiser step: grad_accum batches of one stream
+        # one optimiser step: grad_accum batches of one stream, fewer at its epoch's end
         name = rng.choices(names, weights=chances)[0] if len(names) > 1 else names[0]
-        for _ in range(settings.grad_accum):
-            with accelerator.accumulate(container):
-                batch, weight = next(batches[name])
+        group = _accumulation_group(batches[name], settings.grad_accum)
+        for i, (batch, weight) in enumerate(group):
+            # gradients are averaged over processes once, on the group's last batch
+            last = i == len(group) - 1
+            with contextlib.nullcontext() if last else accelerator.no_sync(container):
                 loss = container(name, **batch).loss * weight
-                accelerator.backward(loss)
-                losses.append(loss.item())
-                if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(container.parameters(), settings.max_grad_norm)
-                optimiser.step()
-                schedule.step()
-                optimiser.zero_grad()
+                accelerator.backward(loss / len(group))
+            if math.isfinite(value := loss.item()):  # a batch with nothing to learn: NaN
+                losses.append(value)
+        accelerator.clip_grad_norm_(container.parameters(), settings.max_grad_norm)
+        optimiser.step()
+        schedule.step()
+        optimiser.zero_grad()
         outcome.steps += 1
         outcome.task_steps[name] += 1
         if outcome.steps % eval_every == 0 or outcome.steps == total_steps:
@@ -229,11 +233,26 @@ def train_streams(
     return outcome
 
 
+Batch = tuple[dict[str, torch.Tensor], float]  # a batch on its device, and its loss weight
+
+
+def _accumulation_group(batches: Iterator[tuple[Batch, bool]], size: int) -> list[Batch]:
+    """The next ``size`` batches of a stream, or fewer where its epoch ends first."""
+    group: list[Batch] = []
+    while len(group) < size:
+        batch, epoch_end = next(batches)
+        group.append(batch)
+        if epoch_end:
+            break
+    return group
+
+
 def _batches(
     stream: Stream, batch_size: int, rng: random.Random, accelerator: Any
-) -> Iterator[tuple[dict[str, torch.Tensor], float]]:
+) -> Iterator[tuple[Batch, bool]]:
     """Endless length-grouped batches of one stream, reshuffled every epoch: this
-    process's share of each global batch, on its device, with its loss weight.
+    process's share of each global batch, on its device, with its loss weight, and
+    whether it ends an epoch.
 
     The sharding is done here rather than by Accelerate's data loader, which would
     hand out whole batches per process and so change the batches with their number."""
@@ -249,5 +268,8 @@ def _batches(
             batch_sampler=[indices for indices, _ in shares],
             collate_fn=lambda items: stream.kind.collate(items, stream.pad_id),
         )
-        for batch, (_, weight) in zip(loader, shares, strict=True):
-            yield {k: v.to(accelerator.device) for k, v in batch.items()}, weight
+        for n, (batch, (_, weight)) in enumerate(zip(loader, shares, strict=True), 1):
+            yield (
+                ({k: v.to(accelerator.device) for k, v in batch.items()}, weight),
+                n == len(shares),
+            )
