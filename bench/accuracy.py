@@ -39,8 +39,8 @@ def run(model: Any, tokenizer: Any, pairs: int | None = None) -> list[Figure]:
     mean_full, mean_reduced = statistics.mean(full.values()), statistics.mean(reduced.values())
     return [
         Figure("accuracy", "Tatoeba xx->en mean accuracy, bf16 vs fp32", "accuracy (%)",
-               {"median": mean_reduced, "min": min(reduced.values()), "max": max(reduced.values())},
-               "fp32", {"median": mean_full, "min": min(full.values()), "max": max(full.values())},
+               {"mean": mean_reduced, "min": min(reduced.values()), "max": max(reduced.values())},
+               "fp32", {"mean": mean_full, "min": min(full.values()), "max": max(full.values())},
                None,
                {"mean_difference": mean_reduced - mean_full, "largest_drop": min(deltas),
                 "largest_gain": max(deltas), "languages": len(full), "pairs_per_language": pairs or "all",

@@ -35,11 +35,17 @@ def _scores(out: Path) -> dict:
 
 
 def run(repeat: int) -> list[Figure]:
+    from harness.models.e5_small import e5_small_path
+
+    # the e5-small conversion (built once per machine, in the user's cache) is no part
+    # of either eval: each fresh cache gets it as it is, and is empty otherwise
+    converted = e5_small_path()
     firsts, seconds_, ratios = [], [], []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
-            # the e5-small conversion is cached once per machine, outside this comparison
+            (root / "cache" / "models").mkdir(parents=True)
+            (root / "cache" / "models" / converted.name).symlink_to(converted)
             first = _eval(root / "first", root / "cache")
             second = _eval(root / "second", root / "cache")
             if _scores(root / "first") != _scores(root / "second"):
@@ -50,5 +56,5 @@ def run(repeat: int) -> list[Figure]:
     return [
         Figure("cache", "second identical harness eval vs the first", "seconds", spread(seconds_),
                "first eval (empty cache)", spread(firsts), spread(ratios),
-               {"command": "harness eval " + " ".join(ARGS)})
+               {"command": "harness eval " + " ".join(ARGS), "repeat": repeat})
     ]  # fmt: skip
