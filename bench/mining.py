@@ -162,7 +162,8 @@ def run(repeat: int, sizes: list[int]) -> list[Figure]:
             rows.append(
                 Figure(
                     "mining", f"{_label(n)} x {_label(n)} {name}", "seconds", spread(seconds),
-                    "full similarity matrix", spread(reference) if reference else None,
+                    "full similarity matrix" + ("" if fits else " (does not fit)"),
+                    spread(reference) if reference else None,
                     spread([a / b for a, b in zip(reference, seconds, strict=True)]) if reference else None,
                     {"repeat": reps, "peak_rss_gb": _peak_gb(runs[how]),
                      "reference_peak_rss_gb": _peak_gb(runs.get("reference", [])),
