@@ -368,6 +368,7 @@ def test_a_batch_with_nothing_to_learn_leaves_no_nan_in_the_history(spec: ModelS
         (AdapterSpec("lily"), "adapter lily: peft cannot merge it into the encoder's weights"),
         (AdapterSpec("adalora"), "adapter adalora: its rank budget is reallocated"),
         (AdapterSpec("lora", {"r": 0}), "adapter lora (options: r=0) cannot apply"),
+        (AdapterSpec("trainable_tokens"), "option token_indices must name what it trains"),
     ],
 )
 def test_bad_adapter_options_are_named(spec: ModelSpec, adapter: AdapterSpec, message: str) -> None:

@@ -59,6 +59,11 @@ _NOT_TRAINED_HERE = {
 }
 
 
+# options a method trains nothing without: peft accepts them empty, then fails in the
+# first forward pass (trainable_tokens: a float index into the embeddings)
+_NEEDED = {"trainable_tokens": "token_indices"}
+
+
 def _check_values(method: str, config_class: Any, options: dict[str, Any]) -> None:
     """Each option of a plain number or flag field given one of its kind: peft takes
     ``r="x"`` and fails later, inside the model, with a bare comparison error."""
@@ -85,6 +90,12 @@ def peft_config(spec: AdapterSpec) -> Any | None:
     config_class = _config_class(spec.method)
     if spec.method.lower() in _NOT_TRAINED_HERE:
         raise ConfigError(f"adapter {spec.method}: {_NOT_TRAINED_HERE[spec.method.lower()]}")
+    needed = _NEEDED.get(spec.method.lower())
+    if needed and not spec.options.get(needed):
+        raise ConfigError(
+            f"adapter {spec.method}: option {needed} must name what it trains "
+            f"(--adapter-option {needed}=[...])"
+        )
     _check_values(spec.method, config_class, spec.options)
     try:
         return config_class(**spec.options)
