@@ -373,7 +373,7 @@ def export_submission(
             problems.append(f"{name}: not in the run (it holds: {', '.join(results) or 'nothing'})")
             continue
         if block.get("partial"):
-            done = len(block.get("evaluated", {})) + len(block.get("gaps", []))
+            done = len(block.get("evaluated", {}))  # a gap is tried again on resume
             problems.append(
                 f"{name}: the run stopped before finishing it ({done} languages done); "
                 "rerun the same `harness eval` command to resume it"

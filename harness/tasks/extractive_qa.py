@@ -3,8 +3,9 @@
 Windows follow XTREME's ``run_squad`` (the original BERT recipe): the question, capped
 at 64 tokens, is repeated in every window, and a new window starts every ``doc_stride``
 context tokens (every window's room for context where that is less, as in ``run_squad``:
-no context token is ever skipped). (Hugging Face's newer ``run_qa`` calls the *overlap* between windows its
-stride; with XTREME's 384/128 that would cut far fewer, less overlapping windows.) A
+no context token is ever skipped). (Hugging Face's newer ``run_qa`` calls the *overlap*
+between windows its stride; with XTREME's 384/128 that would cut far fewer, less
+overlapping windows.) A
 training window whose context does not hold the whole gold answer points at the first
 token, as the standard recipe does. Decoding scores start + end logit over each window's
 n-best starts and ends, and keeps the best span of all of an example's windows; as in
